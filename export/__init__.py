@@ -1,0 +1,1 @@
+"""Model making (torch only): nets, losses, training, ONNX export, Gatys keyframes."""

@@ -1,0 +1,1 @@
+"""The live side of stylecam: capture -> infer (onnxruntime) -> render. Never imports torch."""
