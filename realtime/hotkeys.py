@@ -85,9 +85,14 @@ def actions() -> frozenset[str]:
     return frozenset(KEYMAP.values())
 
 
+def help_rows() -> list[tuple[str, str]]:
+    """(keys, what they do) pairs, for overlays that lay out their own columns."""
+    return [(" / ".join(hk.keys), hk.help) for hk in HOTKEYS]
+
+
 def help_lines() -> list[str]:
-    """The table as aligned lines for the on-screen help overlay."""
-    rows = [(" / ".join(hk.keys), hk.help) for hk in HOTKEYS]
+    """The table as monospace-aligned text lines (terminal help)."""
+    rows = help_rows()
     width = max(len(k) for k, _ in rows)
     return [f"{k.ljust(width)}  {h}" for k, h in rows]
 
