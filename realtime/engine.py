@@ -1,0 +1,283 @@
+"""Inference: style mixes in, stylized RGB frames out, through onnxruntime.
+
+One onnxruntime session per model file (lazy, cached). A mix of styles of the same
+CIN model is one run with a blended `style_weights` vector; AdaIN styles blend their
+statistics; styles in different files run each file and blend the pictures (that is
+how crossfades between files work).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from . import frames as fr
+from .errors import UserError
+from .modelfile import ModelInfo, fp16_variant, read_model_info
+from .styles import StyleBank
+
+log = logging.getLogger("stylecam")
+
+DEVICES = ("auto", "cpu", "cuda", "tensorrt")
+PROVIDER = {
+    "tensorrt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+_GPU_HINT = (
+    "install onnxruntime-gpu instead of onnxruntime (pip uninstall onnxruntime; pip install 'stylecam[gpu]'), "
+    "with CUDA 12/13 and cuDNN 9 libraries on the library path and a recent NVIDIA driver"
+)
+
+
+class Engine(Protocol):
+    """Anything that turns a frame plus a style mix into a stylized frame of the same size."""
+
+    bank: StyleBank
+    device: str
+
+    def stylize(self, frame: np.ndarray, mix: Mapping[int, float], *, strength: float = 1.0,
+                preserve_color: bool = False, alpha: float = 1.0) -> np.ndarray: ...
+
+
+def physical_cores() -> int:
+    """Physical core count: hyper-threads slow ONNX convolutions down rather than up."""
+    cores: set[tuple[str, str]] = set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            phys = core = ""
+            for line in f:
+                key, _, val = line.partition(":")
+                key, val = key.strip(), val.strip()
+                if key == "physical id":
+                    phys = val
+                elif key == "core id":
+                    core = val
+                elif not key and (phys or core):
+                    cores.add((phys, core))
+                    phys = core = ""
+            if phys or core:
+                cores.add((phys, core))
+    except OSError:
+        pass
+    n = len(cores)
+    try:
+        avail = len(os.sched_getaffinity(0))
+    except AttributeError:
+        avail = os.cpu_count() or 1
+    return max(1, min(n, avail) if n else avail)
+
+
+def _providers(device: str) -> list[Any]:
+    cuda = ("CUDAExecutionProvider", {"device_id": 0, "cudnn_conv_algo_search": "HEURISTIC"})
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if device == "cuda":
+        return [cuda, "CPUExecutionProvider"]
+    if device == "tensorrt":
+        from .styles import cache_dir
+
+        trt = ("TensorrtExecutionProvider", {
+            "device_id": 0, "trt_fp16_enable": True, "trt_engine_cache_enable": True,
+            "trt_engine_cache_path": str(cache_dir() / "tensorrt")})
+        return [trt, cuda, "CPUExecutionProvider"]
+    raise UserError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}")
+
+
+def make_session(path: str, device: str, threads: int | None = None):
+    """An onnxruntime session that really runs on `device`, or UserError naming what is missing."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.intra_op_num_threads = threads or physical_cores()
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    try:
+        sess = ort.InferenceSession(path, opts, providers=_providers(device))
+    except Exception as e:
+        msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        if device != "cpu":
+            raise UserError(f"cannot start the {device} device ({msg}); {_GPU_HINT}, or use --device cpu") from None
+        raise UserError(f"cannot load model {path}: {msg}; pass a valid stylecam .onnx file") from None
+    # get_available_providers() lists CUDA even when its libraries are missing;
+    # only the session's own provider list tells the truth.
+    if sess.get_providers()[0] != PROVIDER[device]:
+        avail = ", ".join(ort.get_available_providers())
+        raise UserError(f"device {device} did not load (onnxruntime offers: {avail}); {_GPU_HINT}, or use --device cpu")
+    return sess
+
+
+class _Runner:
+    """One model file on one device; on GPUs, inputs/outputs stay in reused device buffers."""
+
+    def __init__(self, info: ModelInfo, device: str, threads: int | None, session: Any = None) -> None:
+        self.info = info
+        self.device = device
+        path = info.path
+        if device == "cuda":
+            half = fp16_variant(path)
+            if half is not None and half != Path(path):
+                path = str(half)
+                log.info("using fp16 variant %s", half.name)
+        self.session = session if session is not None else make_session(path, device, threads)
+        self.output = self.session.get_outputs()[0].name
+        self.input_names = {i.name for i in self.session.get_inputs()}
+        self._binding = None
+        self._buffers: dict[str, Any] = {}
+
+    def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        feeds = {k: v for k, v in feeds.items() if k in self.input_names}
+        if self.device == "cpu":
+            return self.session.run([self.output], feeds)[0]
+        return self._run_bound(feeds)
+
+    def _buffer(self, name: str, shape: tuple[int, ...]):
+        import onnxruntime as ort
+
+        buf = self._buffers.get(name)
+        if buf is None or tuple(buf.shape()) != shape:  # reallocate only on shape change
+            buf = ort.OrtValue.ortvalue_from_shape_and_type(list(shape), np.float32, "cuda", 0)
+            self._buffers[name] = buf
+            self._binding = None
+        return buf
+
+    def _run_bound(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        bufs = {}
+        for name, arr in feeds.items():
+            buf = self._buffer(name, tuple(arr.shape))
+            buf.update_inplace(np.ascontiguousarray(arr, np.float32))
+            bufs[name] = buf
+        out = self._buffer("__out__", tuple(feeds["image"].shape))
+        if self._binding is None:
+            b = self.session.io_binding()
+            for name, buf in bufs.items():
+                b.bind_ortvalue_input(name, buf)
+            b.bind_ortvalue_output(self.output, out)
+            self._binding = b
+        self.session.run_with_iobinding(self._binding)
+        return out.numpy()
+
+
+class OrtEngine:
+    """The onnxruntime engine: see the module docstring for how mixes map to runs."""
+
+    def __init__(self, bank: StyleBank, device: str = "auto", *, threads: int | None = None) -> None:
+        if device not in DEVICES:
+            raise UserError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}")
+        self.bank = bank
+        self.threads = threads
+        self._runners: dict[str, _Runner] = {}
+        first = bank.models[0]
+        if device == "auto":
+            self.device = self._auto(first)
+            log.info("stylecam: using device %s", self.device)
+        else:
+            self.device = device
+            self._runner(first.path)  # fail now, not at the first frame
+
+    def _auto(self, first: ModelInfo) -> str:
+        import onnxruntime as ort
+
+        avail = set(ort.get_available_providers())
+        tried = []
+        for dev in ("tensorrt", "cuda", "cpu"):
+            if PROVIDER[dev] not in avail:
+                continue
+            try:
+                self._runners[first.path] = _Runner(first, dev, self.threads)
+                return dev
+            except UserError as e:
+                tried.append(f"{dev}: {e}")
+                if dev == "cpu":
+                    raise
+        raise UserError("no onnxruntime device could load the model; " + "; ".join(tried))
+
+    def _runner(self, path: str) -> _Runner:
+        r = self._runners.get(path)
+        if r is None:
+            r = self._runners[path] = _Runner(self.bank.model_info(path), self.device, self.threads)
+        return r
+
+    def check_size(self, width: int, height: int, paths: Iterable[str] | None = None) -> None:
+        """UserError when a working size is below a model's `stylecam.min_size`."""
+        for path in paths if paths is not None else (m.path for m in self.bank.models):
+            info = self.bank.model_info(path)
+            if min(width, height) < info.min_size:
+                raise UserError(f"frame {width}x{height} is smaller than model {info.name}'s minimum of "
+                                f"{info.min_size} px; use a larger --size")
+
+    def stylize(self, frame: np.ndarray, mix: Mapping[int, float], *, strength: float = 1.0,
+                preserve_color: bool = False, alpha: float = 1.0) -> np.ndarray:
+        frame = fr.check_frame(frame)
+        groups = self._groups(mix)
+        h, w = frame.shape[:2]
+        self.check_size(w, h, groups)
+        acc: np.ndarray | None = None
+        prepared: dict[int, np.ndarray] = {}
+        for path, items in groups.items():
+            info = self.bank.model_info(path)
+            x = prepared.get(info.size_multiple)
+            if x is None:
+                padded, _ = fr.pad_to_multiple(frame, info.size_multiple)
+                x = prepared[info.size_multiple] = fr.to_nchw(padded)
+            gw = sum(wt for _, wt in items)
+            feeds: dict[str, np.ndarray] = {"image": x}
+            if info.kind == "cin":
+                sw = np.zeros((1, len(info.styles)), np.float32)
+                for style, wt in items:
+                    sw[0, style.column] += wt / gw
+                feeds["style_weights"] = sw
+            elif info.kind == "adain":
+                mean = sum(self.bank.adain_stats(s.index)[0] * (wt / gw) for s, wt in items)
+                std = sum(self.bank.adain_stats(s.index)[1] * (wt / gw) for s, wt in items)
+                feeds["style_mean"] = np.asarray(mean, np.float32)[None]
+                feeds["style_std"] = np.asarray(std, np.float32)[None]
+                feeds["alpha"] = np.array([np.clip(alpha, 0.0, 1.0)], np.float32)
+            y = fr.nchw_to_hwc(self._runner(path).run(feeds))[:h, :w]
+            acc = y * gw if acc is None else acc + y * gw
+        assert acc is not None
+        out = fr.to_uint8(acc)
+        if preserve_color:
+            out = fr.preserve_color(frame, out)
+        return fr.blend(frame, out, strength)
+
+    def _groups(self, mix: Mapping[int, float]) -> dict[str, list[tuple[Any, float]]]:
+        """Normalise the mix to convex weights and group it by model file."""
+        items = [(int(i), float(wt)) for i, wt in mix.items() if float(wt) > 0.0]
+        if any(float(wt) < 0.0 for wt in mix.values()):
+            raise ValueError(f"style weights must be >= 0, got {dict(mix)}")
+        total = sum(wt for _, wt in items)
+        if not items or total <= 0.0:
+            raise ValueError("the style mix is empty; give at least one style a positive weight")
+        groups: dict[str, list[tuple[Any, float]]] = {}
+        for i, wt in items:
+            if not 0 <= i < len(self.bank):
+                raise ValueError(f"style index {i} is not in the bank (0..{len(self.bank) - 1})")
+            style = self.bank[i]
+            groups.setdefault(style.model, []).append((style, wt / total))
+        return groups
+
+
+class StyleEncoder:
+    """Runs an `adain_encoder` model once per style image to get its (mean, std)."""
+
+    LONG_SIDE = 512
+
+    def __init__(self, path: str, device: str = "cpu") -> None:
+        info = read_model_info(path)
+        if info.kind != "adain_encoder":
+            raise UserError(f"{path} is a {info.kind} model, not an adain_encoder; check the adain model's stylecam.encoder")
+        self.session = make_session(info.path, device)
+
+    def encode(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        image = fr.check_frame(image)
+        h, w = image.shape[:2]
+        scale = self.LONG_SIDE / max(h, w)
+        image = fr.resize(image, (max(32, round(w * scale)), max(32, round(h * scale))))
+        mean, std = self.session.run(["mean", "std"], {"image": fr.to_nchw(image)})
+        return mean[0].astype(np.float32), std[0].astype(np.float32)

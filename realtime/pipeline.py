@@ -1,0 +1,295 @@
+"""Threads joined by bounded queues: reader -> engine -> writers.
+
+Files: every frame, in order, none dropped (blocking bounded queues give
+back-pressure). Live sources: latest frame wins (1-slot queues that replace the
+stale item and count the drop), so latency stays bounded when inference is slower
+than the camera. The caller's thread only supervises, so Ctrl-C lands there and
+can finalise outputs as partial.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from . import frames as fr
+from .engine import Engine
+from .sinks import Sink
+from .sources import Frame, Source
+
+log = logging.getLogger("stylecam")
+
+FILE_QUEUE = 4
+LIVE_QUEUE = 1
+_END = object()
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """What to render for one frame; `size` is the working (inference) size: WxH, a scale, or None."""
+
+    mix: Mapping[int, float]
+    strength: float = 1.0
+    preserve_color: bool = False
+    alpha: float = 1.0
+    size: fr.Size | float | None = None
+
+
+SettingsProvider = Callable[[], RenderSettings]
+
+
+class PostProcessor(Protocol):
+    """Runs after the engine on full-size frames (e.g. the flicker stabilizer)."""
+
+    def __call__(self, src: np.ndarray, out: np.ndarray) -> np.ndarray: ...
+
+    def reset(self) -> None: ...
+
+
+@dataclass
+class Stats:
+    """Counts and per-stage timings (ms, exponential moving average) of one pipeline run."""
+
+    frames_in: int = 0
+    frames_out: int = 0
+    dropped: int = 0
+    skipped: int = 0
+    stage_ms: dict[str, float] = field(default_factory=dict)
+    max_queue: dict[str, int] = field(default_factory=dict)
+    queue_bounds: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    interrupted: bool = False
+    live: bool = False
+    _t0: float = field(default_factory=time.monotonic, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    EMA = 0.1
+
+    def record(self, stage: str, ms: float) -> None:
+        with self._lock:
+            old = self.stage_ms.get(stage)
+            self.stage_ms[stage] = ms if old is None else old + self.EMA * (ms - old)
+
+    def observe_queue(self, name: str, depth: int) -> None:
+        if depth > self.max_queue.get(name, 0):
+            self.max_queue[name] = depth
+
+    @property
+    def fps(self) -> float:
+        elapsed = self.seconds or (time.monotonic() - self._t0)
+        return self.frames_out / elapsed if elapsed > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"frames_in": self.frames_in, "frames_out": self.frames_out, "dropped": self.dropped,
+                "skipped": self.skipped, "fps": round(self.fps, 2), "seconds": round(self.seconds, 3),
+                "stage_ms": {k: round(v, 2) for k, v in self.stage_ms.items()}, "interrupted": self.interrupted}
+
+
+def constant_settings(settings: RenderSettings) -> SettingsProvider:
+    """A provider for file runs, where settings never change."""
+    return lambda: settings
+
+
+def _put(q: queue.Queue, item: Any, abort: threading.Event) -> bool:
+    """Blocking put that gives up when the run aborts (so no thread waits forever)."""
+    while not abort.is_set():
+        try:
+            q.put(item, timeout=0.05)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _put_latest(q: queue.Queue, item: Any, stats: Stats) -> None:
+    """Latest wins: replace whatever stale item waits in the 1-slot queue, counting the drop."""
+    while True:
+        try:
+            q.put_nowait(item)
+            return
+        except queue.Full:
+            try:
+                q.get_nowait()
+                with stats._lock:
+                    stats.dropped += 1
+            except queue.Empty:
+                pass
+
+
+def _get(q: queue.Queue, abort: threading.Event) -> Any:
+    while not abort.is_set():
+        try:
+            return q.get(timeout=0.05)
+        except queue.Empty:
+            continue
+    return _END
+
+
+def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings_provider: SettingsProvider,
+                 post: Iterable[PostProcessor] = (), on_frame: Callable[[Frame, Frame, Stats], None] | None = None,
+                 stop_event: threading.Event | None = None, *, progress: bool = True,
+                 queue_size: int | None = None) -> Stats:
+    """Run source -> engine -> post -> sinks until the source ends, `stop_event` is set or Ctrl-C.
+
+    Closes the sinks (partial=True when interrupted or failed) and the source. Returns
+    Stats with `interrupted` set on Ctrl-C (also a KeyboardInterrupt raised by a sink,
+    settings provider or callback); any other worker exception is re-raised here.
+    """
+    live = bool(getattr(source, "live", False))
+    bound = queue_size or (LIVE_QUEUE if live else FILE_QUEUE)
+    stats = Stats(live=live, queue_bounds={"read": bound, "write": bound})
+    post = list(post)
+    for p in post:
+        p.reset()
+    stop = stop_event or threading.Event()
+    abort = threading.Event()
+    q_in: queue.Queue = queue.Queue(maxsize=bound)
+    q_out: queue.Queue = queue.Queue(maxsize=bound)
+    errors: list[BaseException] = []
+    bar = None
+    if progress and not live:
+        from tqdm import tqdm
+
+        bar = tqdm(total=getattr(source, "frame_count", None), unit="frame", file=sys.stderr, dynamic_ncols=True,
+                   leave=True, mininterval=0.5)
+
+    def guard(fn: Callable[[], None]) -> Callable[[], None]:
+        def body() -> None:
+            try:
+                fn()
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+                errors.append(e)
+                abort.set()
+        return body
+
+    def reader() -> None:
+        it = iter(source)
+        try:
+            while not (stop.is_set() or abort.is_set()):
+                t = time.perf_counter()
+                try:
+                    frame = next(it)
+                except StopIteration:
+                    break
+                stats.record("read", (time.perf_counter() - t) * 1000)
+                stats.frames_in += 1
+                item = (frame, time.perf_counter())
+                if live:
+                    _put_latest(q_in, item, stats)
+                elif not _put(q_in, item, abort):
+                    break
+                stats.observe_queue("read", q_in.qsize())
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+            _put(q_in, _END, abort)
+
+    def worker() -> None:
+        size_seen: fr.Size | None = None
+        try:
+            while True:
+                item = _get(q_in, abort)
+                if item is _END:
+                    break
+                frame, t_read = item
+                settings = settings_provider()
+                t = time.perf_counter()
+                src = frame.image
+                h, w = src.shape[:2]
+                work = fr.target_size(settings.size, w, h)
+                if work != size_seen:
+                    if size_seen is not None:
+                        for p in post:
+                            p.reset()
+                    size_seen = work
+                small = fr.resize(src, work)
+                out = engine.stylize(small, settings.mix, strength=settings.strength,
+                                     preserve_color=settings.preserve_color, alpha=settings.alpha)
+                out = fr.resize(out, (w, h))
+                stats.record("infer", (time.perf_counter() - t) * 1000)
+                if post:
+                    t = time.perf_counter()
+                    for p in post:
+                        out = p(src, out)
+                    stats.record("post", (time.perf_counter() - t) * 1000)
+                res = (frame, Frame(out, frame.pts, frame.index, frame.name), t_read)
+                if live:
+                    _put_latest(q_out, res, stats)
+                elif not _put(q_out, res, abort):
+                    break
+                stats.observe_queue("write", q_out.qsize())
+        finally:
+            _put(q_out, _END, abort)
+
+    def writer() -> None:
+        while True:
+            item = _get(q_out, abort)
+            if item is _END:
+                return
+            src, out, t_read = item
+            t = time.perf_counter()
+            for s in sinks:
+                s.write(out)
+            stats.record("write", (time.perf_counter() - t) * 1000)
+            stats.frames_out += 1
+            stats.record("latency", (time.perf_counter() - t_read) * 1000)
+            if on_frame is not None:
+                on_frame(src, out, stats)
+            if bar is not None:
+                bar.update(1)
+
+    threads = [threading.Thread(target=guard(fn), name=f"stylecam-{fn.__name__}", daemon=True)
+               for fn in (reader, worker, writer)]
+    for t in threads:
+        t.start()
+    try:
+        _join(threads, source, abort)
+    except KeyboardInterrupt:
+        stats.interrupted = True
+        abort.set()
+        _join(threads, source, abort)
+    finally:
+        stats.seconds = time.monotonic() - stats._t0
+        stats.skipped = int(getattr(source, "skipped", 0))
+        if bar is not None:
+            bar.close()
+    failure = next((e for e in errors if not isinstance(e, KeyboardInterrupt)), None)
+    if any(isinstance(e, KeyboardInterrupt) for e in errors):
+        stats.interrupted = True
+    partial = stats.interrupted or failure is not None
+    close_errors = []
+    for s in sinks:
+        try:
+            s.close(partial=partial)
+        except Exception as e:  # noqa: BLE001 - close every sink, report the first failure
+            close_errors.append(e)
+    try:
+        source.close()
+    except Exception as e:  # noqa: BLE001
+        log.debug("source close failed: %s", e)
+    if failure is not None:
+        raise failure
+    if close_errors:
+        raise close_errors[0]
+    return stats
+
+
+def _join(threads: list[threading.Thread], source: Source, abort: threading.Event) -> None:
+    """Wait for all workers; a live source blocked in a read is closed to unblock it."""
+    deadline: float | None = None
+    while any(t.is_alive() for t in threads):
+        for t in threads:
+            t.join(timeout=0.05)
+        if abort.is_set() and threads[0].is_alive():
+            deadline = deadline or time.monotonic() + 2.0
+            if time.monotonic() > deadline and getattr(source, "live", False):
+                source.close()
+                deadline = time.monotonic() + 3600

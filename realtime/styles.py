@@ -1,0 +1,225 @@
+"""The style bank: every style the loaded models (and AdaIN style images) offer, numbered.
+
+Users pick styles by the 1-based number `stylecam styles` prints, or by name; the
+engine receives bank indices (0-based) and looks up which model file and which
+column (CIN) or statistics (AdaIN) each one means.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+from .modelfile import ModelInfo, STYLE_KINDS, builtin_models, file_hash, read_model_info
+
+log = logging.getLogger("stylecam")
+
+Stats = tuple[np.ndarray, np.ndarray]  # (mean, std), float32 (512,) each
+
+
+@dataclass(frozen=True)
+class Style:
+    """One selectable style. `column` is the CIN column or the AdaIN built-in index."""
+
+    index: int
+    name: str
+    kind: str
+    model: str
+    column: int | None
+    artist: str = ""
+    title: str = ""
+    year: str = ""
+    image: str | None = None
+
+
+def cache_dir() -> Path:
+    """Where AdaIN style statistics are kept between runs."""
+    env = os.environ.get("STYLECAM_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "stylecam"
+
+
+def cuda_available() -> bool:
+    """Best guess whether CUDA inference is possible (used only to pick a default model)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return False
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def default_model_paths(prefer_gpu: bool | None = None, folder: Path | None = None) -> list[Path]:
+    """Built-in models for this machine: `gpu-*` ones when CUDA is usable, else `cpu-*`.
+
+    Models without a cpu-/gpu- prefix are always included; when none matches the
+    preferred prefix, the other prefix is used rather than nothing.
+    """
+    found = builtin_models(folder)
+    if not found:
+        raise UserError("no built-in models are installed; pass a model file with --model path/to/model.onnx")
+    gpu = cuda_available() if prefer_gpu is None else prefer_gpu
+    want, other = ("gpu-", "cpu-") if gpu else ("cpu-", "gpu-")
+    neutral = [p for p in found if not p.name.startswith(("cpu-", "gpu-"))]
+    chosen = [p for p in found if p.name.startswith(want)] or [p for p in found if p.name.startswith(other)]
+    return chosen + neutral
+
+
+class StyleBank:
+    """All styles from a list of model files plus optional AdaIN style images."""
+
+    def __init__(
+        self,
+        models: Sequence[str | os.PathLike[str]] | None = None,
+        style_images: Sequence[str | os.PathLike[str]] = (),
+        *,
+        cache: Path | None = None,
+        encoder_factory: Callable[[str], object] | None = None,
+    ) -> None:
+        paths = [Path(m) for m in models] if models else default_model_paths()
+        self._infos: dict[str, ModelInfo] = {}
+        self._stats: dict[int, Stats] = {}
+        self._cache = cache or cache_dir()
+        self._encoder_factory = encoder_factory
+        styles: list[Style] = []
+        adain_model: ModelInfo | None = None
+        for p in paths:
+            info = read_model_info(p)
+            if info.kind not in STYLE_KINDS:
+                raise UserError(f"{p} is an {info.kind} model, not a style model; pass the adain model that uses it instead")
+            if info.path in self._infos:
+                continue
+            self._infos[info.path] = info
+            if info.kind == "adain":
+                adain_model = adain_model or info
+            for col, meta in enumerate(info.styles):
+                column = None if info.kind == "feedforward" else col
+                style = Style(len(styles), str(meta.get("name") or f"{info.name}-{col + 1}"), info.kind, info.path,
+                              column, str(meta.get("artist", "")), str(meta.get("title", "")), str(meta.get("year", "")))
+                styles.append(style)
+                if info.kind == "adain":
+                    self._stats[style.index] = _stats_from_meta(meta, info.path, style.name)
+                if info.kind == "feedforward":
+                    break  # one style per feedforward file, whatever the list says
+        if style_images:
+            if adain_model is None:
+                raise UserError("--style-image needs an AdaIN model; pass one with --model path/to/adain.onnx")
+            for img in style_images:
+                ip = Path(img)
+                style = Style(len(styles), ip.stem, "adain", adain_model.path, None, image=str(ip))
+                self._stats[style.index] = self._encode_cached(adain_model, ip)
+                styles.append(style)
+        if not styles:
+            raise UserError("the given models offer no styles; pass a feedforward, cin or adain model with --model")
+        self._styles = tuple(styles)
+
+    # -- sequence protocol -------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._styles)
+
+    def __getitem__(self, index: int) -> Style:
+        return self._styles[index]
+
+    def __iter__(self):
+        return iter(self._styles)
+
+    @property
+    def styles(self) -> tuple[Style, ...]:
+        return self._styles
+
+    @property
+    def models(self) -> tuple[ModelInfo, ...]:
+        """The model files in the bank, in the order given."""
+        return tuple(self._infos.values())
+
+    def model_info(self, path: str) -> ModelInfo:
+        return self._infos[path]
+
+    def adain_stats(self, index: int) -> Stats:
+        """(mean, std) of an AdaIN style, built-in or from a style image."""
+        return self._stats[index]
+
+    def find(self, spec: str | int) -> Style:
+        """A style by 1-based number (as `stylecam styles` prints) or by name (case-insensitive)."""
+        text = str(spec).strip()
+        if text.isdigit():
+            n = int(text)
+            if 1 <= n <= len(self._styles):
+                return self._styles[n - 1]
+            raise UserError(f"style number {n} is out of range; pick 1..{len(self._styles)} (see `stylecam styles`)")
+        low = text.lower()
+        for s in self._styles:
+            if s.name.lower() == low:
+                return s
+        for s in self._styles:  # "model-name/style-name" disambiguates duplicates
+            if f"{self._infos[s.model].name}/{s.name}".lower() == low:
+                return s
+        names = ", ".join(s.name for s in self._styles[:6]) + (", ..." if len(self._styles) > 6 else "")
+        raise UserError(f"unknown style {text!r}; known styles: {names} (see `stylecam styles`)")
+
+    # -- AdaIN style images ------------------------------------------------------------
+    def _encode_cached(self, model: ModelInfo, image: Path) -> Stats:
+        if not image.is_file():
+            raise UserError(f"style image {image} does not exist; pass an existing image to --style-image")
+        enc = model.encoder_path
+        if not enc or not Path(enc).is_file():
+            raise UserError(f"{model.path} names encoder {model.encoder!r}, which is missing; put it beside the model")
+        key = (file_hash(image), file_hash(enc))
+        if key in _MEMORY:
+            return _MEMORY[key]
+        disk = self._cache / f"adain-{key[0][:20]}-{key[1][:20]}.npz"
+        stats: Stats | None = None
+        if disk.is_file():
+            try:
+                with np.load(disk) as z:
+                    stats = (z["mean"].astype(np.float32), z["std"].astype(np.float32))
+            except Exception:  # a broken cache entry is recomputed, never fatal
+                stats = None
+        if stats is None:
+            stats = self._encode(enc, image)
+            try:
+                disk.parent.mkdir(parents=True, exist_ok=True)
+                tmp = disk.with_name(disk.stem + f".tmp.{os.getpid()}.npz")
+                np.savez(tmp, mean=stats[0], std=stats[1])
+                os.replace(tmp, disk)
+            except OSError as e:
+                log.warning("could not cache style statistics in %s: %s", disk.parent, e)
+        _MEMORY[key] = stats
+        return stats
+
+    def _encode(self, encoder_path: str, image: Path) -> Stats:
+        import cv2
+
+        from .frames import bgr_to_rgb
+
+        bgr = cv2.imread(str(image), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise UserError(f"cannot read style image {image}; pass a JPEG or PNG file")
+        if self._encoder_factory is not None:
+            encoder = self._encoder_factory(encoder_path)
+        else:
+            from .engine import StyleEncoder  # deferred: only AdaIN image styles need it
+
+            encoder = StyleEncoder(encoder_path)
+        mean, std = encoder.encode(bgr_to_rgb(bgr))  # type: ignore[attr-defined]
+        return np.asarray(mean, np.float32).reshape(-1), np.asarray(std, np.float32).reshape(-1)
+
+
+_MEMORY: dict[tuple[str, str], Stats] = {}
+
+
+def _stats_from_meta(meta: dict, path: str, name: str) -> Stats:
+    try:
+        mean = np.asarray(meta["mean"], np.float32).reshape(-1)
+        std = np.asarray(meta["std"], np.float32).reshape(-1)
+    except (KeyError, ValueError, TypeError):
+        raise UserError(f"{path}: AdaIN style {name!r} lacks mean/std in its metadata; re-export the model") from None
+    if mean.shape != std.shape or mean.size == 0:
+        raise UserError(f"{path}: AdaIN style {name!r} has mismatched mean/std; re-export the model")
+    return mean, std
