@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -98,7 +99,9 @@ def make_session(path: str, device: str, threads: int | None = None):
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     try:
-        sess = ort.InferenceSession(path, opts, providers=_providers(device))
+        with warnings.catch_warnings():  # ort warns and falls back to CPU; we check and say more below
+            warnings.simplefilter("ignore")
+            sess = ort.InferenceSession(path, opts, providers=_providers(device))
     except Exception as e:
         msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         if device != "cpu":

@@ -138,6 +138,11 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
                  queue_size: int | None = None) -> Stats:
     """Run source -> engine -> post -> sinks until the source ends, `stop_event` is set or Ctrl-C.
 
+    `settings_provider` is called once per frame in the engine thread; its result needs
+    `mix`, `strength`, `preserve_color`, `alpha` and `size` (working size: WxH, scale or
+    None); an optional `stabilize=False` switches the post-processors off (they are
+    reset when switched back on or when the working size changes).
+
     Closes the sinks (partial=True when interrupted or failed) and the source. Returns
     Stats with `interrupted` set on Ctrl-C (also a KeyboardInterrupt raised by a sink,
     settings provider or callback); any other worker exception is re-raised here.
@@ -194,6 +199,7 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
 
     def worker() -> None:
         size_seen: fr.Size | None = None
+        post_on = bool(post)
         try:
             while True:
                 item = _get(q_in, abort)
@@ -215,7 +221,12 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
                                      preserve_color=settings.preserve_color, alpha=settings.alpha)
                 out = fr.resize(out, (w, h))
                 stats.record("infer", (time.perf_counter() - t) * 1000)
-                if post:
+                use_post = bool(post) and getattr(settings, "stabilize", True) is not False
+                if use_post != post_on:
+                    post_on = use_post
+                    for p in post:
+                        p.reset()
+                if use_post:
                     t = time.perf_counter()
                     for p in post:
                         out = p(src, out)

@@ -130,7 +130,7 @@ def make_tiny_model(path: str | Path, kind: str = "feedforward", *, name: str | 
 
 
 def make_clip(path: str | Path, frames: int = 12, fps: int = 24, size: tuple[int, int] = (64, 48),
-              audio: bool = True, rotation: int = 0, audio_codec: str = "aac") -> Path:
+              audio: bool = True, rotation: int = 0, audio_codec: str = "aac", pix_fmt: str | None = None) -> Path:
     """Write a clip with a moving square on a gradient plus (optionally) a 440 Hz sine track."""
     import av
 
@@ -139,7 +139,9 @@ def make_clip(path: str | Path, frames: int = 12, fps: int = 24, size: tuple[int
     rate = 48000
     with av.open(str(path), "w") as out:
         vs = out.add_stream("libx264", rate=fps)
-        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        # 4:2:0 needs even sides; odd test sizes use 4:4:4
+        vs.width, vs.height = w, h
+        vs.pix_fmt = pix_fmt or ("yuv420p" if w % 2 == 0 and h % 2 == 0 else "yuv444p")
         vs.options = {"preset": "ultrafast"}
         if rotation:
             vs.set_display_rotation(rotation)
