@@ -177,7 +177,7 @@ class VideoFileSink:
         for p in self.stream.encode(vf):
             self.out.mux(p)
         self.frames_written += 1
-        self._pump_audio(self._last_time + 1.0)
+        self._pump_audio(self._last_time)
 
     def _pump_audio(self, until: float | None) -> None:
         """Mux audio up to `until` seconds (None: all), interleaved with the video."""
