@@ -112,6 +112,7 @@ class Controller:
         strength: float = 1.0,
         preserve_color: bool = False,
         stabilize: bool = False,
+        can_stabilize: bool = True,
         alpha: float = 1.0,
         recording: bool = False,
         vcam: bool = False,
@@ -140,7 +141,8 @@ class Controller:
         self._strength = min(1.0, max(0.0, float(strength)))
         self.alpha = alpha
         self.preserve_color = preserve_color
-        self.stabilize = stabilize
+        self.stabilize = stabilize and can_stabilize
+        self.can_stabilize = can_stabilize
         self.paused = False
         self.recording = recording
         self.vcam = vcam
@@ -174,7 +176,8 @@ class Controller:
             "blend_b": lambda now: self._mark_blend("b", now),
             "blend_toward_a": lambda now: self._step_blend(-1, now),
             "blend_toward_b": lambda now: self._step_blend(+1, now),
-            "stabilize": lambda now: self._toggle("stabilize", "stabilizer", now),
+            "stabilize": lambda now: (self._toggle("stabilize", "stabilizer", now) if self.can_stabilize
+                                      else self.notify("no temporal stabilizer in this build", now)),
             "quit": lambda now: setattr(self, "quit", True),
         }
         for digit in range(1, 10):

@@ -209,6 +209,13 @@ def test_toggles_reach_the_render_settings():
     assert c.fullscreen and c.show_help
 
 
+def test_stabilizer_key_explains_when_the_build_has_none():
+    c, _ = make(stabilize=True, can_stabilize=False)
+    assert not c.settings().stabilize
+    press(c, "stabilize")
+    assert not c.settings().stabilize and "no temporal stabilizer" in c.notice()
+
+
 def test_side_effects_are_queued_as_actions():
     c, _ = make()
     press(c, "screenshot", "record", "vcam", "record", "screenshot")

@@ -1,0 +1,195 @@
+"""`stylecam live` wiring, headless: a finite fake camera, the real engine on a tiny model, real sinks."""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import probe
+from realtime import live
+from realtime.controller import Action, Controller
+from realtime.errors import UserError
+from realtime.sources import Frame
+
+
+class FakeCamera:
+    """Source double: `n` frames of a horizontal gradient at `fps`, then the camera ends."""
+
+    live = True
+    frame_count = None
+    instances: list["FakeCamera"] = []
+
+    def __init__(self, device=0, size=None, fps=None, *, n: int = 20) -> None:
+        FakeCamera.instances.append(self)
+        self.size = size or (64, 48)
+        self.fps = float(fps or 30.0)
+        self.status = ""
+        self.n = n
+        self.closed = False
+
+    def __iter__(self):
+        w, h = self.size
+        img = np.zeros((h, w, 3), np.uint8)
+        img[..., 0] = np.linspace(0, 255, w, dtype=np.uint8)[None, :]
+        img[..., 1] = 60
+        for i in range(self.n):
+            if self.closed:
+                return
+            time.sleep(1.0 / self.fps)
+            yield Frame(img.copy(), i / self.fps, i)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeVirtualCamera:
+    instances: list["FakeVirtualCamera"] = []
+
+    def __init__(self, fps: float = 30.0, *, size=None, **_: object) -> None:
+        self.fps, self.size, self.frames, self.closed = fps, size, [], False
+        FakeVirtualCamera.instances.append(self)
+
+    def write(self, frame: Frame) -> None:
+        self.frames.append(frame.image)
+
+    def close(self, partial: bool = False) -> None:
+        self.closed = True
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    live.add_arguments(p)
+    return p.parse_args(list(argv))
+
+
+@pytest.fixture
+def fake_camera(monkeypatch: pytest.MonkeyPatch):
+    import realtime.sources
+
+    monkeypatch.setattr(realtime.sources, "CameraSource", lambda *a, **kw: FakeCamera(*a, **kw))
+
+
+def test_headless_recording_holds_stylized_frames(tiny_model, fake_camera, tmp_path: Path):
+    model = tiny_model("feedforward")  # stylized = 1 - image
+    out = tmp_path / "take.mp4"
+    rc = live.run(parse("--model", str(model), "--camera-size", "64x48", "--size", "32x24", "--no-window",
+                        "--record", str(out), "--device", "cpu"))
+    assert rc == 0
+    info = probe(out)
+    assert info["frames"] >= 5 and (info["width"], info["height"]) == (64, 48)
+    first = info["first"].astype(int)
+    # inverted gradient: red falls from left to right, green ~ 255 - 60
+    assert first[24, 4, 0] > first[24, 60, 0] + 120
+    assert abs(first[24, 32, 1] - 195) < 25
+
+
+def test_vcam_gets_frames_and_no_window_needs_an_output(tiny_model, fake_camera, monkeypatch):
+    import realtime.sinks
+
+    FakeVirtualCamera.instances.clear()
+    monkeypatch.setattr(realtime.sinks, "VirtualCameraSink", FakeVirtualCamera)
+    model = tiny_model("cin")
+    with pytest.raises(UserError, match="--vcam or --record"):
+        live.run(parse("--model", str(model), "--no-window"))
+    assert live.run(parse("--model", str(model), "--camera-size", "64x48", "--no-window", "--vcam",
+                          "--style", "2", "--device", "cpu")) == 0
+    (cam,) = FakeVirtualCamera.instances
+    assert cam.closed and len(cam.frames) >= 5  # the black opening frame plus stylized ones
+    assert cam.frames[0].max() == 0 and cam.frames[-1].max() > 0
+
+
+def test_unavailable_vcam_is_a_user_error_and_releases_the_camera(tiny_model, fake_camera, monkeypatch):
+    import realtime.sinks
+
+    class NoVirtualCamera(FakeVirtualCamera):
+        def write(self, frame: Frame) -> None:
+            raise UserError("no virtual camera available (no device); install and load v4l2loopback")
+
+    monkeypatch.setattr(realtime.sinks, "VirtualCameraSink", NoVirtualCamera)
+    FakeCamera.instances.clear()
+    with pytest.raises(UserError, match="v4l2loopback"):
+        live.run(parse("--model", str(tiny_model("feedforward")), "--vcam", "--device", "cpu"))
+    (cam,) = FakeCamera.instances
+    assert cam.closed
+
+
+@pytest.mark.parametrize("argv, match", [
+    (("--size", "half"), "size"),
+    (("--size", "0.5"), "WIDTHxHEIGHT"),
+    (("--strength", "2"), "strength"),
+    (("--target-fps", "0"), "target-fps"),
+    (("--record", "out.avi2"), "mp4"),
+])
+def test_bad_options_are_user_errors(argv, match):
+    with pytest.raises(UserError, match=match):
+        live.run(parse(*argv))
+
+
+# ------------------------------------------------------------------- the pieces
+def test_switchable_sink_rebases_time_and_survives_a_broken_output():
+    written: list[Frame] = []
+
+    class Rec:
+        path = "x.mp4"
+
+        def write(self, f: Frame) -> None:
+            if f.index == 2:
+                raise RuntimeError("disk full")
+            written.append(f)
+
+        def close(self, partial: bool = False) -> None:
+            pass
+
+    s = live.SwitchableSink("recording", Rec)
+    img = np.zeros((4, 4, 3), np.uint8)
+    s.write(Frame(img, 1.0, 10))  # not open: dropped
+    s.open()
+    for i in range(4):
+        s.write(Frame(img, 60.0 + i / 30, 100 + i))
+    assert [(f.index, round(f.pts, 4)) for f in written] == [(0, 0.0), (1, 0.0333)]
+    assert not s.active and "disk full" in s.failure
+
+
+def test_take_paths_never_overwrite_earlier_takes(tmp_path: Path):
+    takes = live.take_paths(tmp_path / "a.mp4")
+    first = next(takes)
+    assert first == tmp_path / "a.mp4"
+    first.write_bytes(b"x")
+    assert next(takes) == tmp_path / "a-2.mp4"
+
+
+def test_pausable_source_swallows_frames_while_paused():
+    cam = FakeCamera(n=6, fps=1000)
+    pattern = iter([False, False, True, True, False, False])  # paused while frames 2 and 3 arrive
+    src = live.PausableSource(cam, lambda: next(pattern))
+    assert [f.index for f in src] == [0, 1, 4, 5]
+    src.close()
+    assert cam.closed
+
+
+def test_rate_meter_reports_recent_rate():
+    m = live.RateMeter(window=1.0)
+    for i in range(50):
+        m.tick(i * 0.1)   # 10 fps for 5 s
+    assert m.fps == pytest.approx(10.0)
+    for i in range(1, 41):
+        m.tick(4.9 + i * 0.025)  # then 40 fps
+    assert m.fps == pytest.approx(40.0, rel=0.05)
+
+
+def test_failed_record_start_turns_the_flag_back_off():
+    def broken():
+        raise UserError("cannot write out.mp4 (no space); free some disk space")
+
+    c = Controller(2, clock=lambda: 0.0)
+    c.handle_key("record")
+    rec = live.SwitchableSink("recording", broken)
+    vcam = live.SwitchableSink("virtual camera", broken)
+    live._carry_out(c, c.pop_actions(), rec, vcam, None, Action, UserError)
+    assert not c.recording and c.notice().startswith("cannot write out.mp4")
+    c.handle_key("screenshot")
+    live._carry_out(c, c.pop_actions(), rec, vcam, None, Action, UserError)
+    assert c.notice() == "no frame yet"
