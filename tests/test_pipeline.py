@@ -1,0 +1,220 @@
+"""The threaded pipeline with doubles: ordering, back-pressure, dropping, shutdown, errors, Ctrl-C."""
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from realtime.pipeline import RenderSettings, Stats, constant_settings, run_pipeline
+from realtime.sources import Frame
+
+SETTINGS = RenderSettings({0: 1.0})
+
+
+class ListSource:
+    """A file-like source: a fixed list of frames."""
+
+    live = False
+    fps = 30.0
+
+    def __init__(self, n=10, size=(32, 24)):
+        self.size, self.frame_count = size, n
+        self.closed = False
+
+    def __iter__(self):
+        w, h = self.size
+        for i in range(self.frame_count):
+            yield Frame(np.full((h, w, 3), i, np.uint8), i / 30, i)
+
+    def close(self):
+        self.closed = True
+
+
+class FastCamera:
+    """A live source that produces frames as fast as it can, forever (until closed)."""
+
+    live = True
+    fps = 1000.0
+    frame_count = None
+    size = (32, 24)
+
+    def __init__(self):
+        self.closed = threading.Event()
+
+    def __iter__(self):
+        i = 0
+        while not self.closed.is_set():
+            yield Frame(np.full((24, 32, 3), i % 256, np.uint8), i / 1000, i)
+            i += 1
+            time.sleep(0.0005)
+
+    def close(self):
+        self.closed.set()
+
+
+class SlowEngine:
+    """Inverts; sleeps to be slower than the camera; records the sizes it was given."""
+
+    device = "cpu"
+    bank = None
+
+    def __init__(self, delay=0.0, fail_at=None):
+        self.delay, self.fail_at, self.calls, self.sizes = delay, fail_at, 0, []
+
+    def stylize(self, frame, mix, *, strength=1.0, preserve_color=False, alpha=1.0):
+        self.calls += 1
+        self.sizes.append(frame.shape[:2])
+        if self.fail_at is not None and self.calls == self.fail_at:
+            raise RuntimeError("engine exploded")
+        time.sleep(self.delay)
+        return 255 - frame
+
+
+class RecordingSink:
+    def __init__(self, delay=0.0, interrupt_after=None):
+        self.frames, self.delay, self.interrupt_after = [], delay, interrupt_after
+        self.closed_partial = None
+
+    def write(self, frame):
+        if self.interrupt_after is not None and len(self.frames) == self.interrupt_after:
+            raise KeyboardInterrupt
+        time.sleep(self.delay)
+        self.frames.append(frame)
+
+    def close(self, partial=False):
+        self.closed_partial = partial
+
+
+def _no_pipeline_threads():
+    return not [t for t in threading.enumerate() if t.name.startswith("stylecam-")]
+
+
+def test_file_source_every_frame_in_order():
+    src, sink = ListSource(25), RecordingSink(delay=0.001)
+    stats = run_pipeline(src, SlowEngine(), [sink], constant_settings(SETTINGS), progress=False)
+    assert [f.index for f in sink.frames] == list(range(25))
+    assert all(int(f.image[0, 0, 0]) == 255 - f.index for f in sink.frames)
+    assert stats.frames_in == stats.frames_out == 25 and stats.dropped == 0
+    assert {"read", "infer", "write", "latency"} <= set(stats.stage_ms)
+    assert max(stats.max_queue.values()) <= stats.queue_bounds["read"]
+    assert sink.closed_partial is False and src.closed and not stats.interrupted
+    assert _no_pipeline_threads()
+
+
+def test_live_source_drops_stale_frames_with_bounded_queues():
+    cam, sink, stop = FastCamera(), RecordingSink(), threading.Event()
+    seen = []
+
+    def on_frame(src, out, stats):
+        seen.append((src.index, out.index, threading.current_thread().name))
+        if len(seen) == 15:
+            stop.set()
+
+    stats = run_pipeline(cam, SlowEngine(delay=0.01), [sink], constant_settings(SETTINGS), on_frame=on_frame,
+                         stop_event=stop)
+    assert stats.live and stats.dropped > 0 and stats.frames_in > stats.frames_out >= 15
+    assert stats.queue_bounds == {"read": 1, "write": 1}
+    assert stats.max_queue["read"] <= 1 and stats.max_queue.get("write", 0) <= 1
+    indices = [f.index for f in sink.frames]
+    assert indices == sorted(indices) and len(set(indices)) == len(indices)
+    assert seen[0][2] == "stylecam-writer" and all(s == o for s, o, _ in seen)
+    assert not stats.interrupted and sink.closed_partial is False
+    assert cam.closed.is_set() and _no_pipeline_threads()
+
+
+def test_settings_provider_sets_working_size_and_output_keeps_source_size():
+    calls = []
+
+    def provider():
+        calls.append(1)
+        return RenderSettings({0: 1.0}, size=(16, 12) if len(calls) % 2 else 0.5)
+
+    engine, sink = SlowEngine(), RecordingSink()
+    run_pipeline(ListSource(4, size=(64, 48)), engine, [sink], provider, progress=False)
+    assert len(calls) == 4
+    assert engine.sizes == [(12, 16), (24, 32), (12, 16), (24, 32)]
+    assert all(f.image.shape == (48, 64, 3) for f in sink.frames)
+
+
+def test_post_processors_run_after_engine_and_reset():
+    class Offset:
+        def __init__(self):
+            self.resets, self.calls = 0, 0
+
+        def __call__(self, src, out):
+            self.calls += 1
+            assert src.shape == out.shape
+            return np.ascontiguousarray(out // 2)
+
+        def reset(self):
+            self.resets += 1
+
+    post, sink = Offset(), RecordingSink()
+    run_pipeline(ListSource(5), SlowEngine(), [sink], constant_settings(SETTINGS), post=[post], progress=False)
+    assert post.calls == 5 and post.resets == 1
+    assert int(sink.frames[0].image[0, 0, 0]) == 255 // 2
+
+    post2 = Offset()
+    flips = iter([True, False, False, True, True])
+    sink2 = RecordingSink()
+    run_pipeline(ListSource(5), SlowEngine(), [sink2],
+                 lambda: RenderSettings({0: 1.0}) if next(flips) else _NoStab(), post=[post2], progress=False)
+    assert post2.calls == 3 and post2.resets == 3  # start, switched off, switched back on
+    assert int(sink2.frames[1].image[0, 0, 0]) == 254  # frame 1: stabilizer off
+
+
+class _NoStab:
+    mix, strength, preserve_color, alpha, size, stabilize = {0: 1.0}, 1.0, False, 1.0, None, False
+
+
+def test_worker_exception_is_reraised_and_threads_end():
+    sink = RecordingSink()
+    with pytest.raises(RuntimeError, match="engine exploded"):
+        run_pipeline(ListSource(30), SlowEngine(fail_at=5), [sink], constant_settings(SETTINGS), progress=False)
+    assert sink.closed_partial is True and len(sink.frames) <= 4
+    assert _no_pipeline_threads()
+
+
+def test_keyboard_interrupt_in_sink_finalises_partial():
+    sink = RecordingSink(interrupt_after=6)
+    stats = run_pipeline(ListSource(40), SlowEngine(), [sink], constant_settings(SETTINGS), progress=False)
+    assert stats.interrupted and sink.closed_partial is True and len(sink.frames) == 6
+    assert _no_pipeline_threads()
+
+
+def test_keyboard_interrupt_in_settings_provider_finalises_partial():
+    n = [0]
+
+    def provider():
+        n[0] += 1
+        if n[0] > 3:
+            raise KeyboardInterrupt
+        return SETTINGS
+
+    sink = RecordingSink()
+    stats = run_pipeline(ListSource(40), SlowEngine(), [sink], provider, progress=False)
+    assert stats.interrupted and sink.closed_partial is True and len(sink.frames) <= 3  # queued ones may be cut
+    assert _no_pipeline_threads()
+
+
+def test_keyboard_interrupt_in_caller_thread_stops_a_live_run():
+    cam, sink = FastCamera(), RecordingSink()
+    main = threading.main_thread()
+    assert threading.current_thread() is main
+
+    import _thread
+
+    timer = threading.Timer(0.2, _thread.interrupt_main)
+    timer.start()
+    stats = run_pipeline(cam, SlowEngine(delay=0.005), [sink], constant_settings(SETTINGS))
+    timer.join()
+    assert stats.interrupted and sink.closed_partial is True and stats.frames_out > 0
+    assert cam.closed.is_set() and _no_pipeline_threads()
+
+
+def test_stats_moving_average():
+    s = Stats()
+    s.record("infer", 10.0)
+    s.record("infer", 20.0)
+    assert s.stage_ms["infer"] == pytest.approx(11.0)
+    assert set(s.as_dict()) >= {"frames_in", "frames_out", "dropped", "fps", "stage_ms"}
