@@ -16,7 +16,10 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from conftest import probe
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -134,40 +137,162 @@ def _send_key(env: dict, ids: list[str], key: str, q: queue.Queue, expect: str, 
     return False
 
 
-def test_keys_sent_to_the_real_window_reach_the_controller(tmp_path: Path):
-    missing = [tool for tool, pkg in (("Xvfb", "xvfb"), ("xdotool", "xdotool")) if shutil.which(tool) is None]
+@pytest.fixture
+def x_env(tmp_path: Path):
+    """Environment for a child process that talks to a fresh Xvfb server."""
+    missing = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
     if missing:
         pytest.skip(f"{' and '.join(missing)} not installed (apt-get install -y xvfb xdotool)")
     xvfb, display = _start_xvfb()
-    child = None
+    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY",)}
+    env.update(DISPLAY=display, QT_QPA_PLATFORM="xcb", QT_X11_NO_MITSHM="1",
+               XDG_RUNTIME_DIR=str(tmp_path), PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     try:
-        env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY",)}
-        env.update(DISPLAY=display, QT_QPA_PLATFORM="xcb", QT_X11_NO_MITSHM="1",
-                   XDG_RUNTIME_DIR=str(tmp_path), PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
-        title = f"stylecam-test-{uuid.uuid4().hex[:8]}"
-        child = subprocess.Popen([sys.executable, "-c", CHILD, title, "15"], cwd=ROOT, env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        q = _lines(child)
-        seen: list[str] = []
-        if _wait_for(q, "SHOWN", 10.0, seen) is None:
-            child.kill()
-            raise AssertionError(f"window never showed a frame; stdout {seen}, stderr {child.communicate()[1][-2000:]}")
-        ids = _find_window(env, title, 5.0)
-        assert ids, f"xdotool found no window named {title}"
-        assert _send_key(env, ids, "n", q, "next_style", seen), f"'n' never arrived; child said {seen}"
-        assert _send_key(env, ids, "q", q, "quit", seen), f"'q' never arrived; child said {seen}"
-        state_line = _wait_for(q, "STATE ", 5.0, seen)
-        assert state_line, f"child did not report its state; it said {seen}"
-        state = json.loads(state_line[len("STATE "):])
-        assert state["history"] == ["next_style", "quit"]
-        assert state["current"] == 1 and state["quit"] is True
-        assert child.wait(timeout=5) == 0
+        yield env
     finally:
-        if child is not None and child.poll() is None:
-            child.kill()
-            child.wait(timeout=5)
         xvfb.terminate()
         try:
             xvfb.wait(timeout=5)
         except subprocess.TimeoutExpired:
             xvfb.kill()
+
+
+class Child:
+    """A Python child process whose stdout lines we can wait for."""
+
+    def __init__(self, code: str, args: list[str], env: dict, cwd: Path) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", code, *args], cwd=cwd, env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.q = _lines(self.proc)
+        self.seen: list[str] = []
+
+    def wait_for(self, prefix: str, timeout: float) -> str | None:
+        return _wait_for(self.q, prefix, timeout, self.seen)
+
+    def fail(self, why: str) -> None:
+        self.proc.kill()
+        err = self.proc.communicate(timeout=5)[1][-2000:]
+        raise AssertionError(f"{why}; child said {self.seen}; stderr: {err}")
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+
+
+def _drive(child: Child, env: dict, title: str, keys: list[tuple[str, str]]) -> dict:
+    """Wait for the window, press each key (checking the controller got it), return the final state."""
+    if child.wait_for("SHOWN", 15.0) is None:
+        child.fail("window never showed a frame")
+    ids = _find_window(env, title, 5.0)
+    if not ids:
+        child.fail(f"xdotool found no window named {title}")
+    for key, action in keys:
+        if not _send_key(env, ids, key, child.q, action, child.seen):
+            child.fail(f"key {key!r} never reached the controller as {action!r}")
+    line = child.wait_for("STATE ", 10.0)
+    if line is None:
+        child.fail("child did not report its final state")
+    assert child.proc.wait(timeout=10) == 0, child.proc.stderr.read()[-2000:]  # type: ignore[union-attr]
+    return json.loads(line[len("STATE "):])
+
+
+def test_keys_sent_to_the_real_window_reach_the_controller(x_env: dict, tmp_path: Path):
+    title = f"stylecam-test-{uuid.uuid4().hex[:8]}"
+    child = Child(CHILD, [title, "15"], x_env, ROOT)
+    try:
+        state = _drive(child, x_env, title, [("n", "next_style"), ("q", "quit")])
+    finally:
+        child.kill()
+    assert state["history"] == ["next_style", "quit"]
+    assert state["current"] == 1 and state["quit"] is True
+
+
+# The child for a whole live session: real live.run, real window, real engine and
+# recorder; only the camera is a double (a grey picture, until the session ends).
+LIVE_CHILD = r"""
+import json, sys, time
+import numpy as np
+import realtime.controller, realtime.sources, realtime.window
+from realtime import live
+from realtime.sources import Frame
+
+class Cam:
+    live, frame_count, status = True, None, ""
+    def __init__(self, *a, **kw):
+        self.size, self.fps, self.closed = (64, 48), 30.0, False
+    def __iter__(self):
+        t0 = time.monotonic()
+        for i in range(30 * 60):
+            if self.closed:
+                return
+            time.sleep(1 / 30)
+            yield Frame(np.full((48, 64, 3), 128, np.uint8), time.monotonic() - t0, i)
+    def close(self):
+        self.closed = True
+
+class Logged(realtime.controller.Controller):
+    last = None
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        Logged.last = self
+    def handle_key(self, key, now=None):
+        super().handle_key(key, now)
+        print("ACTION " + key, flush=True)
+
+show = realtime.window.Window.show
+def show_once(self, *a, **kw):
+    show(self, *a, **kw)
+    if not getattr(self, "_told", False):
+        self._told = True
+        print("SHOWN", flush=True)
+
+realtime.sources.CameraSource = Cam
+realtime.controller.Controller = Logged
+realtime.window.Window.show = show_once
+import argparse
+p = argparse.ArgumentParser()
+live.add_arguments(p)
+rc = live.run(p.parse_args(["--model", sys.argv[1], "--size", "32x24", "--device", "cpu"]))
+print("STATE " + json.dumps(dict(Logged.last.state(), rc=rc)), flush=True)
+"""
+
+
+def test_live_session_in_a_real_window(x_env: dict, tmp_path: Path, tiny_model):
+    """stylecam live end to end: n switches style, r records a take, s saves a screenshot, q quits."""
+    import time as _time
+
+    model = tiny_model("cin")  # 3 styles: per-channel gains, see conftest.CIN_TABLE
+    child = Child(LIVE_CHILD, [str(model)], x_env, tmp_path)
+    try:
+        if child.wait_for("SHOWN", 20.0) is None:
+            child.fail("live window never showed a frame")
+        ids = _find_window(x_env, "stylecam", 5.0)
+        if not ids:
+            child.fail("xdotool found no window named stylecam")
+        for key, action, pause in (("n", "next_style", 0.6), ("r", "record", 1.0), ("r", "record", 0.3),
+                                   ("s", "screenshot", 0.5), ("q", "quit", 0.0)):
+            if not _send_key(x_env, ids, key, child.q, action, child.seen):
+                child.fail(f"key {key!r} never reached the controller as {action!r}")
+            _time.sleep(pause)  # let frames flow: the crossfade settles, the take gets frames
+        line = child.wait_for("STATE ", 15.0)
+        if line is None:
+            child.fail("live session did not end after q")
+        assert child.proc.wait(timeout=10) == 0
+    finally:
+        child.kill()
+    state = json.loads(line[len("STATE "):])
+    assert state["rc"] == 0 and state["quit"] and state["current"] == 1
+    assert state["history"] == ["next_style", "record", "record", "screenshot", "quit"]
+    assert not state["recording"]
+    (take,) = tmp_path.glob("stylecam-*.mp4")
+    info = probe(take)
+    assert info["frames"] >= 10 and (info["width"], info["height"]) == (64, 48)
+    r, g, b = info["first"][24, 32].astype(int)
+    assert g > r + 40 and g > b + 20  # style 2 of the tiny CIN model: green gain 1.0, red 0.2, blue 0.5
+    (shot,) = tmp_path.glob("stylecam-*.png")
+    import cv2
+
+    rgb = cv2.imread(str(shot))[..., ::-1].astype(int)
+    assert rgb.shape == (48, 64, 3)
+    assert np.abs(rgb[24, 32] - np.array([26, 128, 64])).max() <= 3  # 128 * (0.2, 1.0, 0.5)
