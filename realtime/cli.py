@@ -28,11 +28,22 @@ def _is_user_error(e: BaseException) -> bool:
     return any(cls.__name__ == "UserError" for cls in type(e).__mro__)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at emit time (tests and embedders replace it)."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def _setup_logging(quiet: bool = False) -> None:
-    if not any(getattr(h, "_stylecam", False) for h in log.handlers):
-        h = logging.StreamHandler(sys.stderr)
+    if not any(isinstance(h, _StderrHandler) for h in log.handlers):
+        h = _StderrHandler()
         h.setFormatter(logging.Formatter("%(message)s"))
-        h._stylecam = True  # type: ignore[attr-defined]
         log.addHandler(h)
         log.propagate = False
     log.setLevel(logging.WARNING if quiet else logging.INFO)

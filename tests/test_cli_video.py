@@ -1,0 +1,208 @@
+"""`stylecam video/image/styles/info` end to end on clips and models the test makes."""
+import importlib.util
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import make_clip, probe
+from realtime import sinks
+from realtime.cli import main
+
+
+@pytest.fixture
+def ff(tiny_model):
+    return str(tiny_model("feedforward"))
+
+
+def _err_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    errors = [line for line in err if line.startswith("stylecam: error:")]
+    assert len(errors) == 1, err
+    assert "Traceback" not in "\n".join(err)
+    return errors[0]
+
+
+def test_video_end_to_end_keeps_count_rate_duration_audio(clip, ff, tmp_path, capsys):
+    src = clip(frames=36, fps=24)
+    out = tmp_path / "out.mp4"
+    assert main(["video", str(src), "-o", str(out), "--model", ff, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["frames"] == 36 and summary["partial"] is False and summary["output"] == str(out)
+    assert summary["device"] == "cpu" and summary["style"] == "tiny-feedforward" and summary["skipped"] == 0
+    a, b = probe(src), probe(out)
+    assert b["frames"] == a["frames"] == 36
+    assert b["fps"] == a["fps"] == 24
+    assert b["video_seconds"] == pytest.approx(a["video_seconds"], abs=1e-3)
+    assert b["audio_seconds"] == pytest.approx(a["audio_seconds"], abs=0.05) and b["audio_codec"] == "aac"
+    diff = np.abs(b["first"].astype(int) - a["first"].astype(int)).mean()
+    inverted = np.abs(b["first"].astype(int) - (255 - a["first"].astype(int))).mean()
+    assert diff > 60 and inverted < 6  # the model (1 - image) really ran
+    assert not list(tmp_path.glob("*.tmp.*"))
+
+
+def test_video_with_cin_style_by_number_and_options(clip, tiny_model, tmp_path, capsys):
+    src = clip(frames=6, audio=False)
+    out = tmp_path / "o.mkv"
+    rc = main(["video", str(src), "-o", str(out), "--model", str(tiny_model("cin")), "--style", "2",
+               "--strength", "0.5", "--preserve-color", "--size", "0.5", "--json", "--device", "cpu"])
+    assert rc == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["style"] == "tiny-cin-green" and s["frames"] == 6
+    assert probe(out)["width"] == 64 and probe(out)["audio_seconds"] is None
+
+
+def test_odd_size_rotated_clip_comes_back_at_its_size(tmp_path, ff, capsys):
+    src = make_clip(tmp_path / "odd.mp4", frames=5, size=(123, 77), rotation=90)
+    out = tmp_path / "odd-out.mp4"
+    assert main(["video", str(src), "-o", str(out), "--model", ff, "-q"]) == 0
+    b = probe(out)
+    assert (b["width"], b["height"]) == (123, 77) and b["frames"] == 5 and b["rotation"] == 90
+
+
+def test_ctrl_c_leaves_a_playable_partial_file(clip, ff, tmp_path, capsys, monkeypatch):
+    src = clip(frames=40, fps=20)
+    out = tmp_path / "out.mp4"
+    orig = sinks.VideoFileSink.write
+
+    def write(self, frame):
+        if self.frames_written == 9:
+            raise KeyboardInterrupt
+        orig(self, frame)
+
+    monkeypatch.setattr(sinks.VideoFileSink, "write", write)
+    rc = main(["video", str(src), "-o", str(out), "--model", ff, "--json"])
+    captured = capsys.readouterr()
+    assert rc == 130
+    s = json.loads(captured.out)
+    partial = tmp_path / "out.partial.mp4"
+    assert s["partial"] is True and s["output"] == str(partial) and s["frames"] == 9
+    assert "partial" in captured.err and str(partial) in captured.err
+    assert not out.exists() and not list(tmp_path.glob("*.tmp.*"))
+    b = probe(partial)
+    assert b["frames"] == 9 and b["audio_seconds"] == pytest.approx(9 / 20, abs=0.1)
+
+
+def test_missing_input(ff, tmp_path, capsys):
+    assert main(["video", str(tmp_path / "nope.mp4"), "-o", str(tmp_path / "o.mp4"), "--model", ff]) == 2
+    assert "does not exist" in _err_line(capsys)
+
+
+def test_corrupt_input_video(ff, tmp_path, capsys):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00\x01garbage" * 500)
+    assert main(["video", str(bad), "-o", str(tmp_path / "o.mp4"), "--model", ff]) == 2
+    assert "cannot open" in _err_line(capsys)
+
+
+def test_corrupt_model(clip, tmp_path, capsys):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not onnx at all")
+    assert main(["video", str(clip(frames=2)), "-o", str(tmp_path / "o.mp4"), "--model", str(bad)]) == 2
+    assert "cannot load model" in _err_line(capsys)
+    assert not list(tmp_path.glob("o*"))
+
+
+def test_unknown_style(clip, ff, tmp_path, capsys):
+    assert main(["video", str(clip(frames=2)), "-o", str(tmp_path / "o.mp4"), "--model", ff, "--style", "monet"]) == 2
+    assert "unknown style 'monet'" in _err_line(capsys)
+
+
+def test_output_dir_missing(clip, ff, tmp_path, capsys):
+    assert main(["video", str(clip(frames=2)), "-o", str(tmp_path / "no" / "o.mp4"), "--model", ff]) == 2
+    assert "output folder" in _err_line(capsys)
+
+
+def test_too_small_size(clip, ff, tmp_path, capsys):
+    assert main(["video", str(clip(frames=2)), "-o", str(tmp_path / "o.mp4"), "--model", ff, "--size", "8x6"]) == 2
+    assert "smaller than" in _err_line(capsys)
+    assert not list(tmp_path.glob("o*"))
+
+
+def test_bad_strength_and_size_strings(clip, ff, tmp_path, capsys):
+    src = str(clip(frames=2))
+    assert main(["video", src, "-o", str(tmp_path / "o.mp4"), "--model", ff, "--strength", "3"]) == 2
+    assert "--strength" in _err_line(capsys)
+    assert main(["video", src, "-o", str(tmp_path / "o.mp4"), "--model", ff, "--size", "huge"]) == 2
+    assert "640x360" in _err_line(capsys)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("realtime.stabilize") is not None, reason="stabilizer present")
+def test_stabilize_unavailable_is_a_user_error(clip, ff, tmp_path, capsys):
+    assert main(["video", str(clip(frames=2)), "-o", str(tmp_path / "o.mp4"), "--model", ff, "--stabilize"]) == 2
+    assert "not available" in _err_line(capsys)
+
+
+def test_image_command_odd_size_and_folder(tiny_model, tmp_path, capsys):
+    ff = str(tiny_model("feedforward", op="conv", size_multiple=8))
+    img = np.zeros((77, 123, 3), np.uint8)
+    img[..., 2] = 200  # BGR red
+    cv2.imwrite(str(tmp_path / "in.png"), img)
+    assert main(["image", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), "--model", ff]) == 0
+    out = cv2.imread(str(tmp_path / "out.png"))
+    assert out.shape == (77, 123, 3) and out[40, 60, 0] > 150 and out[40, 60, 2] < 50  # R<->B swapped
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for n in ("b.png", "a.png"):
+        cv2.imwrite(str(folder / n), img)
+    assert main(["image", str(folder), "-o", str(tmp_path / "styled"), "--model", ff, "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["images"] == 2 and sorted(p.name for p in (tmp_path / "styled").iterdir()) == ["a.png", "b.png"]
+
+
+def test_styles_command_lists_and_json(tiny_model, capsys):
+    models = ["--model", str(tiny_model("feedforward")), "--model", str(tiny_model("cin"))]
+    assert main(["styles", *models]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["INDEX", "NAME", "KIND"] and len(lines) == 5
+    assert lines[2].split()[:3] == ["2", "tiny-cin-red", "cin"]
+    assert main(["styles", *models, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[3] == {"index": 4, "name": "tiny-cin-blue", "kind": "cin", "artist": "A", "title": "Tblue",
+                       "year": "1900", "model": "tiny-cin.onnx"}
+
+
+def test_info_json_reports_runtime_and_tested_providers(ff, capsys):
+    assert main(["info", "--model", ff, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["onnxruntime"]["version"] and any(p.startswith("onnxruntime") for p in info["onnxruntime"]["packages"])
+    assert info["providers"]["CPUExecutionProvider"] == "ok (loads)"
+    assert isinstance(info["problems"], list) and info["devices"]["cpu_physical_cores"] >= 1
+
+
+def test_info_flags_two_onnxruntime_packages(monkeypatch):
+    from importlib import metadata
+
+    from realtime import cli
+
+    real = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda p: "1.20.0" if p == "onnxruntime-gpu" else real(p))
+    problems = cli.collect_info()["problems"]
+    assert any("onnxruntime-gpu" in p and "pip uninstall" in p for p in problems)
+
+
+def test_torch_commands_are_forwarded(monkeypatch, capsys):
+    import sys
+    import types
+
+    seen = []
+    fake = types.ModuleType("export.cli")
+    fake.main = lambda argv: seen.append(argv) or 0
+    monkeypatch.setitem(sys.modules, "export.cli", fake)
+    assert main(["keyframe", "--help-me"]) == 0 and seen == [["keyframe", "--help-me"]]
+
+    class UserError(Exception):  # export's own UserError class, matched by name
+        pass
+
+    def boom(argv):
+        raise UserError("no such style image x.jpg; pass an existing file")
+
+    fake.main = boom
+    assert main(["train", "x"]) == 2
+    assert _err_line(capsys) == "stylecam: error: no such style image x.jpg; pass an existing file"
+
+
+def test_no_command_prints_help_and_exits_2(capsys):
+    assert main([]) == 2
+    assert "video" in capsys.readouterr().err
