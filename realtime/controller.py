@@ -392,6 +392,9 @@ class Controller:
 class ResolutionGovernor:
     """Holds a target frame rate by stepping the controller's resolution ladder.
 
+    Feed it the rate the engine can sustain (1000 / engine ms per frame), not the
+    output rate: the camera caps the latter, and resolution cannot fix a slow camera.
+
     Steps down after the rate has been below target for `down_after` s; steps up only
     when the rate, scaled by the pixel-count ratio of the next rung, would still meet
     the target with margin (so it doesn't bounce between two rungs). Ignores readings

@@ -26,7 +26,11 @@ IDLE_REDRAW = 0.1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The `stylecam live` options."""
+    """The `stylecam live` options; the hotkey table goes into --help as well."""
+    from .hotkeys import help_lines
+
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = "hotkeys (h shows them in the window):\n  " + "\n  ".join(help_lines())
     parser.add_argument("--camera", default="0", metavar="INDEX|PATH",
                         help="camera index (0, 1, ...) or device/video path (default: 0)")
     parser.add_argument("--camera-size", default="1280x720", metavar="WxH",
@@ -268,12 +272,16 @@ def run(args: argparse.Namespace) -> int:
     def on_frame(src: Any, out: Any, stats: Any) -> None:
         now = time.monotonic()
         rate = meter.tick(now)
-        if governor is not None:
-            governor.observe(rate, now)
         try:
             stages = dict(stats.stage_ms)
         except RuntimeError:  # another stage added its first timing mid-copy
             stages = {}
+        if governor is not None:
+            # The rate the engine could sustain, not the output rate: a dim webcam
+            # delivering 15 fps must not drive the resolution to the bottom rung.
+            engine_ms = stages.get("infer", 0.0) + (stages.get("post", 0.0) if controller.stabilize else 0.0)
+            if engine_ms > 0:
+                governor.observe(1000.0 / engine_ms, now)
         with latest_lock:
             latest.update(image=out.image, fps=rate, stages=stages or latest.get("stages", {}), dropped=stats.dropped)
         new_frame.set()

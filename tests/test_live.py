@@ -116,6 +116,27 @@ def test_unavailable_vcam_is_a_user_error_and_releases_the_camera(tiny_model, fa
     assert cam.closed
 
 
+def test_target_fps_steps_the_working_resolution_down(tiny_model, monkeypatch, tmp_path: Path):
+    """An unreachable --target-fps: after the 1 s warm-up and 1 s below target, one rung down."""
+    import realtime.controller
+    import realtime.sources
+
+    made: list[Controller] = []
+
+    class Capturing(Controller):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            made.append(self)
+
+    monkeypatch.setattr(realtime.sources, "CameraSource", lambda *a, **kw: FakeCamera(*a, n=80, **kw))
+    monkeypatch.setattr(realtime.controller, "Controller", Capturing)
+    assert live.run(parse("--model", str(tiny_model("feedforward")), "--camera-size", "64x48", "--size", "640x360",
+                          "--target-fps", "100000", "--no-window", "--record", str(tmp_path / "t.mp4"),
+                          "--device", "cpu")) == 0
+    (c,) = made
+    assert c.size[0] * c.size[1] < 640 * 360
+
+
 @pytest.mark.parametrize("argv, match", [
     (("--size", "half"), "size"),
     (("--size", "0.5"), "WIDTHxHEIGHT"),
