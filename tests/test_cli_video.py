@@ -206,3 +206,18 @@ def test_torch_commands_are_forwarded(monkeypatch, capsys):
 def test_no_command_prints_help_and_exits_2(capsys):
     assert main([]) == 2
     assert "video" in capsys.readouterr().err
+
+
+def test_adain_style_image_is_the_default_style(clip, tiny_model, tmp_path, capsys):
+    model = str(tiny_model("adain"))
+    style = tmp_path / "blue.png"
+    cv2.imwrite(str(style), np.full((40, 30, 3), (255, 0, 0), np.uint8))  # BGR blue
+    out = tmp_path / "o.mp4"
+    rc = main(["video", str(clip(frames=4, audio=False)), "-o", str(out), "--model", model,
+               "--style-image", str(style), "--json"])
+    assert rc == 0
+    assert json.loads(capsys.readouterr().out)["style"] == "blue"
+    assert list((tmp_path / "cache").glob("adain-*.npz"))  # STYLECAM_CACHE_DIR from conftest
+    assert main(["styles", "--model", model, "--style-image", str(style), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[-1]["name"] == "blue" and rows[-1]["image"] == str(style) and len(rows) == 3

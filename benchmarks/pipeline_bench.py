@@ -1,0 +1,186 @@
+"""End-to-end throughput of the threaded pipeline vs a naive one-thread loop, same clip, same run.
+
+    python benchmarks/pipeline_bench.py                 # shipped models, else tiny built ones
+    python benchmarks/pipeline_bench.py --model m.onnx --sizes 640x360 --frames 60 --json
+
+For each model kind x size x device (CPU; CUDA when a session loads there) it writes a
+generated clip, runs `run_pipeline` (decode | infer | encode threads) and the naive
+read-run-write loop on it, and reports fps, per-stage ms and the speed-up ratio.
+Tiny built models are a few 3x3 convolutions (needs the `onnx` package; realtime does not).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from realtime.engine import OrtEngine  # noqa: E402
+from realtime.errors import UserError  # noqa: E402
+from realtime.modelfile import builtin_models, read_model_info  # noqa: E402
+from realtime.pipeline import RenderSettings, constant_settings, run_pipeline  # noqa: E402
+from realtime.sinks import VideoFileSink  # noqa: E402
+from realtime.sources import VideoSource  # noqa: E402
+from realtime.styles import StyleBank  # noqa: E402
+
+SIZES = ["320x240", "640x360", "1280x720", "1920x1080"]
+
+
+def build_tiny_model(path: Path, kind: str, width: int = 16) -> Path:
+    """A small conv net (3 -> width -> width -> 3, ReLU) with fixed random weights; cin adds style gains."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    f = TensorProto.FLOAT
+    inputs = [helper.make_tensor_value_info("image", f, ["N", 3, "H", "W"])]
+    inits, nodes, prev, cin = [], [], "image", 3
+    for i, cout in enumerate((width, width, 3)):
+        w = (rng.standard_normal((cout, cin, 3, 3)) * (1.0 / (3 * np.sqrt(cin)))).astype(np.float32)
+        inits.append(numpy_helper.from_array(w, f"w{i}"))
+        nodes.append(helper.make_node("Conv", [prev, f"w{i}"], [f"c{i}"], pads=[1, 1, 1, 1]))
+        prev = f"c{i}"
+        if i < 2:
+            nodes.append(helper.make_node("Relu", [prev], [f"r{i}"]))
+            prev = f"r{i}"
+        cin = cout
+    styles = [{"name": "tiny", "artist": "", "title": "", "year": ""}]
+    if kind == "cin":
+        inputs.append(helper.make_tensor_value_info("style_weights", f, ["N", 4]))
+        inits += [numpy_helper.from_array(rng.random((4, 3)).astype(np.float32), "table"),
+                  numpy_helper.from_array(np.array([2, 3], np.int64), "axes")]
+        nodes += [helper.make_node("MatMul", ["style_weights", "table"], ["g"]),
+                  helper.make_node("Unsqueeze", ["g", "axes"], ["g4"]),
+                  helper.make_node("Mul", [prev, "g4"], ["stylized"])]
+        styles = [{"name": f"tiny-{i}", "artist": "", "title": "", "year": ""} for i in range(4)]
+    else:
+        nodes.append(helper.make_node("Sigmoid", [prev], ["stylized"]))
+    graph = helper.make_graph(nodes, f"tiny-{kind}", inputs,
+                              [helper.make_tensor_value_info("stylized", f, ["N", 3, "H", "W"])], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    helper.set_model_props(model, {"stylecam.format_version": "1", "stylecam.kind": kind,
+                                   "stylecam.name": f"tiny-{kind}", "stylecam.styles": json.dumps(styles),
+                                   "stylecam.size_multiple": "4", "stylecam.min_size": "16",
+                                   "stylecam.precision": "fp32"})
+    onnx.save(model, str(path))
+    return path
+
+
+def make_clip(path: Path, frames: int, fps: int, w: int, h: int) -> Path:
+    import av
+
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        s.options = {"preset": "ultrafast"}
+        yy, xx = np.mgrid[0:h, 0:w]
+        for i in range(frames):
+            img = np.stack([(xx + 4 * i) % 256, (yy + 2 * i) % 256, (xx ^ yy) % 256], -1).astype(np.uint8)
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts, vf.time_base = i, Fraction(1, fps)
+            for p in s.encode(vf):
+                out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+    return path
+
+
+def naive(clip: Path, engine: OrtEngine, out: Path, settings: RenderSettings) -> float:
+    """The obvious single-threaded loop: decode a frame, run it, encode it."""
+    src = VideoSource(str(clip))
+    sink = VideoFileSink(out, fps=src.rate, time_base=src.time_base)
+    t = time.perf_counter()
+    n = 0
+    for f in src:
+        f.image = engine.stylize(f.image, settings.mix)
+        sink.write(f)
+        n += 1
+    sink.close()
+    src.close()
+    return n / (time.perf_counter() - t)
+
+
+def threaded(clip: Path, engine: OrtEngine, out: Path, settings: RenderSettings) -> tuple[float, dict]:
+    src = VideoSource(str(clip))
+    sink = VideoFileSink(out, fps=src.rate, time_base=src.time_base)
+    t = time.perf_counter()
+    stats = run_pipeline(src, engine, [sink], constant_settings(settings), progress=False)
+    return stats.frames_out / (time.perf_counter() - t), dict(stats.stage_ms)
+
+
+def devices() -> list[str]:
+    import onnxruntime as ort
+
+    return ["cpu"] + (["cuda"] if "CUDAExecutionProvider" in ort.get_available_providers() else [])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", action="append", help="model file(s); default: shipped, else tiny built ones")
+    ap.add_argument("--sizes", nargs="+", default=SIZES)
+    ap.add_argument("--frames", type=int, default=24, help="frames at 640x360; scaled down for larger sizes")
+    ap.add_argument("--device", action="append", help="cpu/cuda/tensorrt (default: cpu, plus cuda if present)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    logging.getLogger("stylecam").setLevel(logging.WARNING)
+
+    tmp = Path(tempfile.mkdtemp(prefix="stylecam-bench-"))
+    if args.model:
+        models = [Path(m) for m in args.model]
+    else:
+        shipped = builtin_models()
+        by_kind: dict[str, Path] = {}
+        for p in shipped:
+            by_kind.setdefault(read_model_info(p).kind, p)
+        models = list(by_kind.values()) or [build_tiny_model(tmp / f"tiny-{k}.onnx", k)
+                                            for k in ("feedforward", "cin")]
+    rows = []
+    for model in models:
+        bank = StyleBank([model])
+        settings = RenderSettings({0: 1.0})
+        kind = bank[0].kind
+        for dev in args.device or devices():
+            try:
+                engine = OrtEngine(bank, dev)
+            except UserError as e:
+                print(f"skip {dev}: {e}", file=sys.stderr)
+                continue
+            for spec in args.sizes:
+                w, h = (int(v) for v in spec.lower().split("x"))
+                n = max(6, round(args.frames * 640 * 360 / (w * h)))
+                clip = make_clip(tmp / f"clip-{spec}.mp4", n, 30, w, h)
+                engine.stylize(np.zeros((h, w, 3), np.uint8), settings.mix)  # warm-up: session, allocations
+                fps_pipe, stage = threaded(clip, engine, tmp / "pipe.mp4", settings)
+                fps_naive = naive(clip, engine, tmp / "naive.mp4", settings)
+                row = {"model": model.name, "kind": kind, "device": engine.device, "size": spec, "frames": n,
+                       "fps": round(fps_pipe, 2), "naive_fps": round(fps_naive, 2),
+                       "speedup": round(fps_pipe / fps_naive, 2) if fps_naive else None,
+                       "stage_ms": {k: round(v, 2) for k, v in stage.items()}}
+                rows.append(row)
+                print(f"  {model.name} {engine.device} {spec}: {fps_pipe:.1f} fps (naive {fps_naive:.1f})",
+                      file=sys.stderr)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    head = f"{'model':<22}{'kind':<12}{'dev':<6}{'size':<11}{'frames':>7}{'fps':>9}{'naive':>9}{'ratio':>7}" \
+           f"{'read':>8}{'infer':>8}{'write':>8}  (ms)"
+    print(head)
+    for r in rows:
+        s = r["stage_ms"]
+        print(f"{r['model']:<22}{r['kind']:<12}{r['device']:<6}{r['size']:<11}{r['frames']:>7}{r['fps']:>9.1f}"
+              f"{r['naive_fps']:>9.1f}{r['speedup']:>7.2f}{s.get('read', 0):>8.1f}{s.get('infer', 0):>8.1f}"
+              f"{s.get('write', 0):>8.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
