@@ -17,6 +17,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from .controller import Action, Controller, ResolutionGovernor  # stdlib-only, cheap to import
+from .errors import UserError
+
 log = logging.getLogger("stylecam")
 
 #: Stabilizer strength for a bare --stabilize (same as `stylecam video --stabilize`).
@@ -207,9 +210,8 @@ def _make_stabilizer(strength: float) -> Any | None:
 def run(args: argparse.Namespace) -> int:
     """Run a live session until q/Esc, closing the window, Ctrl-C or the camera ending."""
     from . import frames as fr
-    from .controller import Action, Controller, ResolutionGovernor
+    from . import controller as ctl  # looked up per call, so a session can be given another Controller
     from .engine import OrtEngine
-    from .errors import UserError
     from .pipeline import run_pipeline
     from .sinks import VideoFileSink, VirtualCameraSink
     from .sources import CameraSource, Frame
@@ -242,10 +244,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         start = 0
     engine = OrtEngine(bank, args.device)
-    controller = Controller.from_bank(bank, style=start, size=size, strength=args.strength,
-                                      preserve_color=args.preserve_color, stabilize=args.stabilize is not None,
-                                      can_stabilize=stabilizer is not None,
-                                      recording=bool(args.record), vcam=args.vcam)
+    controller = ctl.Controller.from_bank(bank, style=start, size=size, strength=args.strength,
+                                          preserve_color=args.preserve_color, stabilize=args.stabilize is not None,
+                                          can_stabilize=stabilizer is not None,
+                                          recording=bool(args.record), vcam=args.vcam)
     camera = CameraSource(_camera_spec(args.camera), cam_size, args.camera_fps)
     source = PausableSource(camera, lambda: controller.paused)
     fps = camera.fps
@@ -324,7 +326,7 @@ def run(args: argparse.Namespace) -> int:
                 last_draw = now
             if window is not None:
                 window.poll(5)
-            _carry_out(controller, controller.pop_actions(), recorder, vcam, snap.get("image"), Action, UserError)
+            _carry_out(controller, controller.pop_actions(), recorder, vcam, snap.get("image"))
             for sink, flag in ((recorder, "recording"), (vcam, "vcam")):
                 if sink.failure:
                     controller.notify(sink.failure)
@@ -354,8 +356,8 @@ def _black(size: tuple[int, int]) -> Any:
     return np.zeros((size[1], size[0], 3), np.uint8)
 
 
-def _carry_out(controller: Any, actions: list[Any], recorder: SwitchableSink, vcam: SwitchableSink,
-               image: Any, Action: Any, UserError: type[Exception]) -> None:
+def _carry_out(controller: Controller, actions: list[Action], recorder: SwitchableSink, vcam: SwitchableSink,
+               image: Any) -> None:
     """Do what the keys asked for; failures become on-screen notices, not crashes."""
     for action in actions:
         try:

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import probe
 from realtime import live
-from realtime.controller import Action, Controller
+from realtime.controller import Controller
 from realtime.errors import UserError
 from realtime.sources import Frame
 
@@ -209,8 +209,8 @@ def test_failed_record_start_turns_the_flag_back_off():
     c.handle_key("record")
     rec = live.SwitchableSink("recording", broken)
     vcam = live.SwitchableSink("virtual camera", broken)
-    live._carry_out(c, c.pop_actions(), rec, vcam, None, Action, UserError)
+    live._carry_out(c, c.pop_actions(), rec, vcam, None)
     assert not c.recording and c.notice().startswith("cannot write out.mp4")
     c.handle_key("screenshot")
-    live._carry_out(c, c.pop_actions(), rec, vcam, None, Action, UserError)
+    live._carry_out(c, c.pop_actions(), rec, vcam, None)
     assert c.notice() == "no frame yet"
