@@ -11,6 +11,8 @@ from typing import Sequence
 
 # command word -> (module with main(argv) -> int, one-line help). Add subcommands here.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("export.train_cli", "train a feed-forward, CIN or AdaIN net on a folder of photos"),
+    "export": ("export.onnx_export", "export a checkpoint to a self-checked ONNX file with metadata"),
     "keyframe": ("export.keyframes", "Gatys style transfer for stills, image folders and video keyframes"),
 }
 

@@ -1,0 +1,242 @@
+"""The style-transfer networks: Johnson feed-forward, its CIN multi-style form, a
+CPU real-time variant, and the AdaIN encoder/decoder.
+
+All image-producing nets take RGB in [0, 1] (N,3,H,W) and return the same.
+Reflection padding and nearest-upsample + conv everywhere: zero padding leaves
+dark borders and transposed convs leave checkerboards.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .losses import mean_std
+from .vgg import VGG19Features
+
+
+class CondInstanceNorm(nn.Module):
+    """Instance norm whose gamma/beta are rows of (S, C) tables, mixed by style weights.
+
+    With S == 1 and weights fixed to [1] this is a plain affine instance norm, so
+    one class serves both the single-style and the CIN nets.
+    """
+
+    def __init__(self, channels: int, n_styles: int = 1):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(n_styles, channels))
+        self.beta = nn.Parameter(torch.zeros(n_styles, channels))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
+        x = F.instance_norm(x, eps=1e-5)
+        if w is None:  # single-style net
+            g, b = self.gamma[0].view(1, -1, 1, 1), self.beta[0].view(1, -1, 1, 1)
+        else:
+            g = (w @ self.gamma)[:, :, None, None]
+            b = (w @ self.beta)[:, :, None, None]
+        return x * g + b
+
+
+class ConvNorm(nn.Module):
+    """[nearest upsample] -> reflection pad -> conv -> (C)IN -> [ReLU]."""
+
+    def __init__(self, cin: int, cout: int, k: int, stride: int = 1, n_styles: int = 1,
+                 upsample: int = 1, relu: bool = True, norm: bool = True, groups: int = 1):
+        super().__init__()
+        self.upsample = upsample
+        self.pad = nn.ReflectionPad2d(k // 2) if k > 1 else nn.Identity()
+        self.conv = nn.Conv2d(cin, cout, k, stride, groups=groups)
+        self.norm = CondInstanceNorm(cout, n_styles) if norm else None
+        self.relu = relu
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+        if self.upsample > 1:
+            x = F.interpolate(x, scale_factor=self.upsample, mode="nearest")
+        x = self.conv(self.pad(x))
+        if self.norm is not None:
+            x = self.norm(x, w)
+        return F.relu(x) if self.relu else x
+
+
+class PixelShuffle(nn.Module):
+    def __init__(self, r: int):
+        super().__init__()
+        self.r = r
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+        return F.pixel_shuffle(x, self.r)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, c: int, n_styles: int, separable: bool):
+        super().__init__()
+        if separable:  # depthwise 3x3 + pointwise 1x1: ~9x cheaper at the same width
+            self.a = nn.ModuleList([ConvNorm(c, c, 3, groups=c, norm=False, relu=False), ConvNorm(c, c, 1, n_styles=n_styles)])
+            self.b = nn.ModuleList([ConvNorm(c, c, 3, groups=c, norm=False, relu=False),
+                                    ConvNorm(c, c, 1, n_styles=n_styles, relu=False)])
+        else:
+            self.a = nn.ModuleList([ConvNorm(c, c, 3, n_styles=n_styles)])
+            self.b = nn.ModuleList([ConvNorm(c, c, 3, n_styles=n_styles, relu=False)])
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+        y = x
+        for m in (*self.a, *self.b):
+            y = m(y, w)
+        return x + y
+
+
+@dataclass
+class NetConfig:
+    """Everything needed to rebuild a transformer net from a checkpoint."""
+    arch: str = "johnson"          # johnson | fast
+    n_styles: int = 1              # >1 makes it a CIN net
+    width: float = 1.0             # channel multiplier
+    n_res: int = 5
+    widths: list[int] = field(default_factory=list)  # fast arch: [c_half, c_quarter]
+    shuffle_out: bool = False      # fast arch: last conv at 1/2 res + depth-to-space
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class TransformerNet(nn.Module):
+    """Johnson et al. 2016 image transformation net (or the fast CPU variant).
+
+    `n_styles > 1` turns every instance norm conditional (Dumoulin et al. 2017);
+    forward then needs `style_weights` (B, S).
+    """
+
+    def __init__(self, cfg: NetConfig):
+        super().__init__()
+        self.cfg = cfg
+        s = cfg.n_styles
+        if cfg.arch == "johnson":
+            c1, c2, c3 = (max(4, int(round(c * cfg.width))) for c in (32, 64, 128))
+            self.down = nn.ModuleList([ConvNorm(3, c1, 9, n_styles=s), ConvNorm(c1, c2, 3, 2, s), ConvNorm(c2, c3, 3, 2, s)])
+            self.res = nn.ModuleList([ResBlock(c3, s, separable=False) for _ in range(cfg.n_res)])
+            self.up = nn.ModuleList([ConvNorm(c3, c2, 3, n_styles=s, upsample=2), ConvNorm(c2, c1, 3, n_styles=s, upsample=2),
+                                     ConvNorm(c1, 3, 9, norm=False, relu=False)])
+            self.size_multiple = 4
+        elif cfg.arch == "fast":
+            # Budget ~4-6k multiply-adds per output pixel: two stride-2 convs straight
+            # away, separable residual blocks at 1/4 resolution, a 3x3 at full res.
+            c1, c2 = cfg.widths or [16, 48]
+            self.down = nn.ModuleList([ConvNorm(3, c1, 3, 2, s), ConvNorm(c1, c2, 3, 2, s)])
+            self.res = nn.ModuleList([ResBlock(c2, s, separable=True) for _ in range(cfg.n_res)])
+            if cfg.shuffle_out:
+                # The last conv runs at half resolution and emits 4 sub-pixels per
+                # channel: no full-resolution feature maps at all.
+                last = ConvNorm(c1, 12, 3, norm=False, relu=False)
+                with torch.no_grad():  # ICNR init: start out as nearest upsampling (no checkerboard)
+                    w0 = last.conv.weight.view(3, 4, c1, 3, 3)
+                    w0.copy_(w0[:, :1].expand_as(w0).clone())
+                    last.conv.bias.view(3, 4).copy_(last.conv.bias.view(3, 4)[:, :1].expand(3, 4).clone())
+                self.up = nn.ModuleList([ConvNorm(c2, c1, 3, n_styles=s, upsample=2), last, PixelShuffle(2)])
+            else:
+                self.up = nn.ModuleList([ConvNorm(c2, c1, 3, n_styles=s, upsample=2),
+                                         ConvNorm(c1, 3, 3, upsample=2, norm=False, relu=False)])
+            self.size_multiple = 4
+        else:
+            raise ValueError(f"unknown arch {cfg.arch!r}")
+
+    @property
+    def n_styles(self) -> int:
+        return self.cfg.n_styles
+
+    def forward(self, x: torch.Tensor, style_weights: torch.Tensor | None = None) -> torch.Tensor:
+        w = style_weights if self.cfg.n_styles > 1 else None
+        if self.cfg.n_styles > 1 and w is None:
+            raise ValueError("a CIN net needs style_weights (B, n_styles)")
+        for m in self.down:
+            x = m(x, w)
+        for m in self.res:
+            x = m(x, w)
+        for m in self.up:
+            x = m(x, w)
+        return torch.sigmoid(x)
+
+
+def macs_per_pixel(net: nn.Module, h: int = 256, w: int = 256) -> float:
+    """Multiply-adds per input pixel of the conv layers, counted with hooks."""
+    total = 0
+
+    def hook(mod: nn.Conv2d, _inp, out):
+        nonlocal total
+        k = mod.kernel_size[0] * mod.kernel_size[1] * (mod.in_channels // mod.groups)
+        total += out.numel() // out.shape[0] * k
+
+    hs = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            args = (torch.rand(1, 3, h, w),)
+            if getattr(net, "n_styles", 1) > 1:
+                args += (torch.full((1, net.n_styles), 1.0 / net.n_styles),)
+            net(*args)
+    finally:
+        for x in hs:
+            x.remove()
+    return total / (h * w)
+
+
+# ---------------------------------------------------------------- AdaIN
+
+ADAIN_LAYER = "relu4_1"
+
+
+def adain(content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor) -> torch.Tensor:
+    """Give content features the style's channel mean/std (Huang & Belongie 2017)."""
+    cm, cs = mean_std(content)
+    normed = (content - cm[:, :, None, None]) / cs[:, :, None, None]
+    return normed * style_std[:, :, None, None] + style_mean[:, :, None, None]
+
+
+class AdaINDecoder(nn.Module):
+    """Mirror of VGG19 up to relu4_1: reflection padding, nearest upsampling, no norms."""
+
+    def __init__(self):
+        super().__init__()
+
+        def c(i: int, o: int, up: int = 1, relu: bool = True) -> ConvNorm:
+            return ConvNorm(i, o, 3, upsample=up, norm=False, relu=relu)
+
+        self.layers = nn.ModuleList([
+            c(512, 256), c(256, 256, up=2), c(256, 256), c(256, 256), c(256, 128),
+            c(128, 128, up=2), c(128, 64), c(64, 64, up=2), c(64, 3, relu=False),
+        ])
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        for m in self.layers:
+            f = m(f)
+        return f
+
+
+class AdaINNet(nn.Module):
+    """Frozen VGG19 encoder + AdaIN + trained decoder."""
+
+    size_multiple = 8
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = VGG19Features([ADAIN_LAYER])
+        self.decoder = AdaINDecoder()
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)[ADAIN_LAYER]
+
+    def style_stats(self, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return mean_std(self.encode(style))
+
+    def forward(self, content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor,
+                alpha: torch.Tensor | float = 1.0) -> torch.Tensor:
+        f = self.encode(content)
+        t = adain(f, style_mean, style_std)
+        t = alpha * t + (1 - alpha) * f
+        return self.decoder(t)
+
+
+def mix_stats(means: torch.Tensor, stds: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Interpolate styles by a convex mix of their (S,C) statistics."""
+    w = weights / weights.sum(dim=-1, keepdim=True)
+    return w @ means, w @ stds

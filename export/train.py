@@ -1,0 +1,381 @@
+"""Training loops for the three kinds: feed-forward, CIN multi-style, AdaIN decoder.
+
+One loop shape for all: sample a batch, run the net, perceptual losses on the
+shared VGG19, step; checkpoint every K steps and when --max-minutes runs out,
+so long CPU runs can stop and resume.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from . import losses as L
+from .data import ImageCache, list_images, load_style, save_grid, split_holdout
+from .errors import UserError
+from .nets import AdaINNet, NetConfig, TransformerNet, adain
+from .vgg import VGG19Features, canonical
+
+KINDS = ("feedforward", "cin", "adain")
+
+
+@dataclass
+class TrainConfig:
+    kind: str
+    content_dir: str
+    out: str
+    styles: list[str] = field(default_factory=list)
+    style_dir: str | None = None
+    net: dict = field(default_factory=dict)        # NetConfig fields (feedforward/cin)
+    image_size: int = 256
+    style_size: int = 512
+    batch: int = 4
+    steps: int = 2000
+    lr: float = 1e-3
+    content_weight: float = 1.0
+    style_weight: float | None = None               # kind default when None
+    tv_weight: float = 0.0
+    content_layers: list[str] = field(default_factory=list)
+    style_layers: list[str] = field(default_factory=list)
+    seed: int = 0
+    holdout: float = 0.1
+    checkpoint_every: int = 500
+    sample_every: int = 500
+    log_every: int = 10
+    amp: bool = False
+    channels_last: bool = False
+    max_images: int = 0                             # 0: all content images
+
+    def resolved(self) -> "TrainConfig":
+        """Fill kind defaults (papers' layers and weights) and validate names."""
+        if self.kind not in KINDS:
+            raise UserError(f"unknown model kind {self.kind!r}; use one of {', '.join(KINDS)}")
+        if self.kind == "adain":
+            self.content_layers = self.content_layers or [L.ADAIN_CONTENT_LAYER]
+            self.style_layers = self.style_layers or list(L.ADAIN_STYLE_LAYERS)
+            self.style_weight = 10.0 if self.style_weight is None else self.style_weight
+            if self.content_layers != [L.ADAIN_CONTENT_LAYER]:
+                raise UserError("AdaIN's content loss is defined at relu4_1 (the AdaIN target); drop --content-layers")
+        else:
+            self.content_layers = self.content_layers or ["relu2_2"]
+            self.style_layers = self.style_layers or ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
+            self.style_weight = 3e-5 if self.style_weight is None else self.style_weight
+        self.content_layers = [canonical(n) for n in self.content_layers]
+        self.style_layers = [canonical(n) for n in self.style_layers]
+        if self.kind == "feedforward" and len(self.styles) != 1:
+            raise UserError("feedforward trains one style: pass exactly one --style image (use 'cin' for several)")
+        if self.kind == "cin" and len(self.styles) < 1:
+            raise UserError("cin needs --styles a.jpg b.jpg ...")
+        if self.kind == "adain" and not self.style_dir:
+            raise UserError("adain needs --style-dir with paintings")
+        for s in self.styles:
+            if not Path(s).is_file():
+                raise UserError(f"style image not found: {s}; check the path")
+        if self.image_size < 32 or self.batch < 1 or self.steps < 0:
+            raise UserError("--image-size must be >= 32, --batch >= 1, --steps >= 0")
+        return self
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda but torch sees no CUDA GPU; install a CUDA build of torch or use --device cpu")
+    if name not in ("cpu", "cuda"):
+        raise UserError(f"unknown device {name!r}; use auto, cpu or cuda")
+    return torch.device(name)
+
+
+def style_metadata(path: str | Path) -> dict[str, str]:
+    """Artist/title/year from a MANIFEST_styles.csv next to the image (or one level up)."""
+    p = Path(path)
+    meta = {"name": p.stem, "artist": "", "title": p.stem.replace("_", " "), "year": ""}
+    for manifest in (p.parent / "MANIFEST_styles.csv", p.parent.parent / "MANIFEST_styles.csv"):
+        if manifest.is_file():
+            with open(manifest, newline="") as fh:
+                for row in csv.DictReader(fh):
+                    if row.get("file") == p.name:
+                        meta.update(artist=row.get("artist", ""), title=row.get("title", ""), year=row.get("date", ""))
+                        return meta
+    return meta
+
+
+class Trainer:
+    """Holds nets, optimiser and data; `run()` trains until steps or time run out."""
+
+    def __init__(self, cfg: TrainConfig, device: str = "auto", resume: str | None = None):
+        self.cfg = cfg.resolved()
+        self.device = pick_device(device)
+        self.out = Path(cfg.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.step = 0
+        self.elapsed = 0.0
+        self.history: list[dict[str, float]] = []
+        torch.manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)
+        use_cuda = self.device.type == "cuda"
+        self.amp = cfg.amp and use_cuda
+        self.mem_format = torch.channels_last if (cfg.channels_last and use_cuda) else torch.contiguous_format
+
+        paths = list_images(cfg.content_dir)
+        train, held = split_holdout(paths, cfg.holdout)
+        if cfg.max_images:
+            train = train[: cfg.max_images]
+        short = int(math.ceil(cfg.image_size * 1.15))
+        self.content = ImageCache(train, short, "content images")
+        self.held = ImageCache(held[:16], cfg.image_size, "held-out images")
+        print(f"content: {len(self.content)} training photos, {len(self.held)} held out"
+              f"{f', {self.content.skipped} unreadable skipped' if self.content.skipped else ''}", file=sys.stderr)
+
+        layers = sorted(set(self.cfg.content_layers) | set(self.cfg.style_layers))
+        self.vgg = VGG19Features(layers).to(self.device, memory_format=self.mem_format)
+        if cfg.kind == "adain":
+            self.net = AdaINNet().to(self.device)
+            self.params = list(self.net.decoder.parameters())
+            style_paths = list_images(cfg.style_dir)
+            self.style_cache = ImageCache(style_paths, short, "style images")
+            self.style_meta = []
+        else:
+            ncfg = NetConfig(**{**cfg.net, "n_styles": len(cfg.styles) if cfg.kind == "cin" else 1})
+            self.net = TransformerNet(ncfg).to(self.device, memory_format=self.mem_format)
+            self.params = list(self.net.parameters())
+            self.style_meta = [style_metadata(s) for s in cfg.styles]
+            self._style_targets()
+        self.opt = torch.optim.Adam(self.params, lr=cfg.lr)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        if resume:
+            self._load(resume)
+
+    # ------------------------------------------------------------------ targets
+    def _style_targets(self) -> None:
+        grams: dict[str, list[torch.Tensor]] = {l: [] for l in self.cfg.style_layers}
+        with torch.no_grad():
+            for s in self.cfg.styles:
+                img = load_style(s, self.cfg.style_size).to(self.device)
+                feats = self.vgg(img, self.cfg.style_layers)
+                for l in self.cfg.style_layers:
+                    grams[l].append(L.gram_matrix(feats[l])[0])
+        self.grams = {l: torch.stack(g) for l, g in grams.items()}  # (S, C, C)
+
+    # ------------------------------------------------------------------ steps
+    def _losses(self, x: torch.Tensor, idx: torch.Tensor | None = None, style: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
+        cfg = self.cfg
+        if cfg.kind == "adain":
+            with torch.no_grad():
+                feats_s = self.vgg(style, cfg.style_layers)
+                f_c = self.net.encode(x)
+                m, s = L.mean_std(feats_s[L.ADAIN_CONTENT_LAYER])
+                t = adain(f_c, m, s)
+            y = self.net.decoder(t)
+            fy = self.vgg(y, cfg.style_layers)
+            lc = F.mse_loss(fy[L.ADAIN_CONTENT_LAYER], t)
+            ls = L.mean_std_style_loss(fy, {l: L.mean_std(feats_s[l]) for l in cfg.style_layers}, cfg.style_layers)
+        else:
+            w = F.one_hot(idx, self.net.n_styles).float() if self.net.n_styles > 1 else None
+            y = self.net(x, w)
+            with torch.no_grad():
+                fx = self.vgg(x, cfg.content_layers)
+            fy = self.vgg(y)
+            lc = L.content_loss(fy, fx, cfg.content_layers)
+            ls = L.gram_style_loss(fy, {l: g[idx] for l, g in self.grams.items()}, cfg.style_layers)
+        ltv = L.tv_loss(y)
+        total = cfg.content_weight * lc + cfg.style_weight * ls + cfg.tv_weight * ltv
+        return total, {"content": lc.item(), "style": ls.item(), "tv": ltv.item(), "total": total.item()}, y
+
+    def _sample_inputs(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        cfg = self.cfg
+        x = self.content.batch(cfg.batch, cfg.image_size, self.rng).to(self.device, memory_format=self.mem_format)
+        if cfg.kind == "adain":
+            s = self.style_cache.batch(cfg.batch, cfg.image_size, self.rng).to(self.device)
+            return x, None, s
+        n = self.net.n_styles
+        idx = torch.as_tensor(self.rng.integers(0, n, cfg.batch), device=self.device)
+        return x, idx, None
+
+    def train_step(self) -> dict[str, float]:
+        self.net.train()
+        x, idx, s = self._sample_inputs()
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
+            loss, parts, _ = self._losses(x, idx, s)
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        self.step += 1
+        return parts
+
+    # ------------------------------------------------------------------ io
+    def checkpoint(self, path: Path | None = None) -> Path:
+        path = path or self.out / "checkpoint.pt"
+        state = {
+            "format": "stylecam-checkpoint-1",
+            "kind": self.cfg.kind,
+            "config": asdict(self.cfg),
+            "net_config": self.net.cfg.to_dict() if isinstance(self.net, TransformerNet) else {},
+            "model": (self.net.decoder if self.cfg.kind == "adain" else self.net).state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "step": self.step,
+            "elapsed_s": self.elapsed,
+            "history": self.history,
+            "styles": self.style_meta,
+            "hardware": hardware_string(self.device),
+            "command": " ".join(sys.argv),
+            "rng": self.rng.bit_generator.state,
+        }
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(state, tmp)
+        tmp.replace(path)
+        return path
+
+    def _load(self, path: str) -> None:
+        ck = load_checkpoint(path)
+        if ck["kind"] != self.cfg.kind:
+            raise UserError(f"--resume {path} holds a {ck['kind']} model, not {self.cfg.kind}")
+        target = self.net.decoder if self.cfg.kind == "adain" else self.net
+        try:
+            target.load_state_dict(ck["model"])
+            self.opt.load_state_dict(ck["optimizer"])
+        except (RuntimeError, ValueError) as e:
+            raise UserError(f"--resume {path} does not match this model's shape (different styles or net options?)") from e
+        self.step = ck["step"]
+        self.elapsed = ck.get("elapsed_s", 0.0)
+        self.history = ck.get("history", [])
+        if "rng" in ck:
+            self.rng.bit_generator.state = ck["rng"]
+        print(f"resumed from {path} at step {self.step}", file=sys.stderr)
+
+    def save_samples(self) -> Path:
+        self.net.eval()
+        n = min(4, len(self.held))
+        x = torch.stack([self.held.center(i, self.cfg.image_size) for i in range(n)]).to(self.device)
+        rows = [x.cpu()]
+        with torch.no_grad():
+            if self.cfg.kind == "adain":
+                s = torch.stack([self.style_cache.center(i, self.cfg.image_size)
+                                 for i in range(min(n, len(self.style_cache)))]).to(self.device)
+                s = s[torch.arange(n) % len(s)]
+                m, sd = self.net.style_stats(s)
+                rows += [s.cpu(), self.net(x, m, sd).cpu()]
+            else:
+                for k in range(min(self.net.n_styles, 6)):
+                    idx = torch.full((n,), k, device=self.device, dtype=torch.long)
+                    w = F.one_hot(idx, self.net.n_styles).float() if self.net.n_styles > 1 else None
+                    rows.append(self.net(x, w).cpu())
+        path = self.out / f"samples_{self.step:06d}.png"
+        save_grid(path, rows)
+        return path
+
+    def validate(self) -> dict[str, Any]:
+        """Mean content and style loss on held-out photos (never trained on)."""
+        self.net.eval()
+        x = torch.stack([self.held.center(i, self.cfg.image_size) for i in range(len(self.held))]).to(self.device)
+        out: dict[str, Any] = {"images": len(x)}
+        with torch.no_grad():
+            if self.cfg.kind == "adain":
+                s = torch.stack([self.style_cache.center(i % len(self.style_cache), self.cfg.image_size)
+                                 for i in range(len(x))]).to(self.device)
+                _, parts, _ = self._losses(x, None, s)
+                out.update(content=parts["content"], style=parts["style"])
+            else:
+                per = []
+                for k in range(self.net.n_styles):
+                    idx = torch.full((len(x),), k, device=self.device, dtype=torch.long)
+                    _, parts, _ = self._losses(x, idx)
+                    per.append(parts)
+                out.update(content=float(np.mean([p["content"] for p in per])),
+                           style=float(np.mean([p["style"] for p in per])),
+                           per_style=[{"name": m["name"], "content": p["content"], "style": p["style"]}
+                                      for m, p in zip(self.style_meta, per)])
+        return out
+
+    def run(self, max_minutes: float | None = None) -> dict[str, Any]:
+        cfg = self.cfg
+        start = time.monotonic()
+        base_elapsed = self.elapsed
+        stopped_early = False
+        running: dict[str, float] = {}
+        bar = tqdm(total=cfg.steps, initial=self.step, desc=f"train {cfg.kind}", unit="step",
+                   file=sys.stderr, dynamic_ncols=True,
+                   mininterval=1.0 if sys.stderr.isatty() else 30.0)
+        try:
+            while self.step < cfg.steps:
+                parts = self.train_step()
+                if not all(math.isfinite(v) for v in parts.values()):
+                    raise RuntimeError(f"loss became {parts} at step {self.step}; lower --lr or the style weight")
+                for k, v in parts.items():
+                    running[k] = v if k not in running else 0.95 * running[k] + 0.05 * v
+                self.elapsed = base_elapsed + time.monotonic() - start
+                if self.step % cfg.log_every == 0 or self.step == 1:
+                    self.history.append({"step": self.step, **{k: round(v, 6) for k, v in running.items()}})
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.3g}" for k, v in running.items() if k != "tv"}, refresh=False)
+                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                    self.checkpoint()
+                if cfg.sample_every and self.step % cfg.sample_every == 0:
+                    self.save_samples()
+                if max_minutes is not None and time.monotonic() - start > max_minutes * 60:
+                    stopped_early = self.step < cfg.steps
+                    break
+        except KeyboardInterrupt:
+            stopped_early = True
+            print("\ninterrupted: saving a checkpoint", file=sys.stderr)
+        finally:
+            bar.close()
+        ck = self.checkpoint()
+        sample = self.save_samples()
+        summary: dict[str, Any] = {
+            "kind": cfg.kind, "step": self.step, "steps": cfg.steps, "checkpoint": str(ck), "samples": str(sample),
+            "elapsed_s": round(self.elapsed, 1), "stopped_early": stopped_early, "last": running,
+        }
+        if stopped_early:
+            print(f"stopped at step {self.step}/{cfg.steps}; continue with --resume {ck}", file=sys.stderr)
+        else:
+            summary["validation"] = self.validate()
+            v = summary["validation"]
+            print(f"validation on {v['images']} held-out photos: content {v['content']:.4g}, style {v['style']:.4g}",
+                  file=sys.stderr)
+        (self.out / "summary.json").write_text(json.dumps(summary, indent=1))
+        return summary
+
+
+def hardware_string(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (torch {torch.__version__})"
+    import os
+    return f"{platform.processor() or platform.machine()} CPU x{os.cpu_count()} (torch {torch.__version__})"
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"checkpoint not found: {p}")
+    try:
+        ck = torch.load(str(p), map_location="cpu", weights_only=False)
+    except Exception as e:  # corrupt or not a torch file
+        raise UserError(f"cannot read checkpoint {p}: not a stylecam checkpoint ({type(e).__name__})") from e
+    if not isinstance(ck, dict) or ck.get("format") != "stylecam-checkpoint-1":
+        raise UserError(f"{p} is not a stylecam checkpoint")
+    return ck
+
+
+def build_from_checkpoint(ck: dict) -> torch.nn.Module:
+    """Rebuild the trained net (eval mode) from a checkpoint dict."""
+    if ck["kind"] == "adain":
+        net = AdaINNet()
+        net.decoder.load_state_dict(ck["model"])
+    else:
+        net = TransformerNet(NetConfig(**ck["net_config"]))
+        net.load_state_dict(ck["model"])
+    return net.eval()

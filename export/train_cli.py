@@ -1,0 +1,93 @@
+"""`stylecam train {feedforward,cin,adain} ...`: argument parsing and the error edge."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+from .errors import UserError
+
+
+def _csv(s: str) -> list[str]:
+    return [x.strip() for x in s.split(",") if x.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="stylecam train", description="Train a style-transfer net on a folder of photos.")
+    sub = p.add_subparsers(dest="kind", required=True, metavar="{feedforward,cin,adain}")
+    ff = sub.add_parser("feedforward", help="one style, Johnson et al. 2016")
+    ff.add_argument("--style", required=True, help="the painting")
+    cin = sub.add_parser("cin", help="N styles in one net, Dumoulin et al. 2017")
+    cin.add_argument("--styles", required=True, nargs="+", help="the paintings, in style-weight column order")
+    ad = sub.add_parser("adain", help="arbitrary style: AdaIN decoder, Huang & Belongie 2017")
+    ad.add_argument("--style-dir", required=True, help="folder of paintings (recursive)")
+    for q in (ff, cin, ad):
+        q.add_argument("--content-dir", required=True, help="folder of photos (jpg/png/webp, recursive)")
+        q.add_argument("-o", "--out", default=None, help="run folder for checkpoints and samples (default runs/<kind>)")
+        q.add_argument("--image-size", type=int, default=256, help="training crop size (default 256)")
+        q.add_argument("--style-size", type=int, default=512, help="long side of style images (default 512)")
+        q.add_argument("--batch", type=int, default=4)
+        q.add_argument("--steps", type=int, default=2000)
+        q.add_argument("--lr", type=float, default=1e-3)
+        q.add_argument("--content-weight", type=float, default=1.0)
+        q.add_argument("--style-weight", type=float, default=None,
+                       help="default: 3e-5 (Gram, feedforward/cin) or 10 (AdaIN mean/std)")
+        q.add_argument("--tv-weight", type=float, default=0.0)
+        q.add_argument("--content-layers", type=_csv, default=None, help="comma list, e.g. relu2_2")
+        q.add_argument("--style-layers", type=_csv, default=None, help="comma list, e.g. relu1_2,relu2_2,relu3_3,relu4_3")
+        q.add_argument("--seed", type=int, default=0)
+        q.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+        q.add_argument("--amp", action="store_true", help="mixed precision (CUDA only; ignored on CPU)")
+        q.add_argument("--channels-last", action="store_true", help="channels_last memory format (CUDA only)")
+        q.add_argument("--checkpoint-every", type=int, default=500)
+        q.add_argument("--sample-every", type=int, default=500)
+        q.add_argument("--resume", default=None, help="continue from this checkpoint")
+        q.add_argument("--max-minutes", type=float, default=None, help="checkpoint and stop after this long")
+        q.add_argument("--max-images", type=int, default=0, help="use at most this many content photos")
+        q.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+        q.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
+        if q is not ad:
+            q.add_argument("--arch", default="johnson", choices=["johnson", "fast"],
+                           help="johnson: the paper's net; fast: the CPU real-time net")
+            q.add_argument("--width", type=float, default=1.0, help="channel multiplier (johnson)")
+            q.add_argument("--res-blocks", type=int, default=None, help="residual blocks (johnson 5, fast 4)")
+            q.add_argument("--widths", type=lambda s: [int(x) for x in _csv(s)], default=None,
+                           help="fast arch channels at 1/2 and 1/4 resolution, e.g. 16,48")
+    return p
+
+
+def main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(list(argv))
+    try:
+        import torch
+
+        from .train import TrainConfig, Trainer
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        net = {}
+        if args.kind != "adain":
+            net = {"arch": args.arch, "width": args.width,
+                   "n_res": args.res_blocks if args.res_blocks is not None else (4 if args.arch == "fast" else 5)}
+            if args.arch == "fast":
+                net.update(widths=args.widths or [16, 48], shuffle_out=True)
+        cfg = TrainConfig(
+            kind=args.kind, content_dir=args.content_dir, out=args.out or f"runs/{args.kind}",
+            styles=[args.style] if args.kind == "feedforward" else list(getattr(args, "styles", []) or []),
+            style_dir=getattr(args, "style_dir", None), net=net, image_size=args.image_size, style_size=args.style_size,
+            batch=args.batch, steps=args.steps, lr=args.lr, content_weight=args.content_weight,
+            style_weight=args.style_weight, tv_weight=args.tv_weight, content_layers=args.content_layers or [],
+            style_layers=args.style_layers or [], seed=args.seed, checkpoint_every=args.checkpoint_every,
+            sample_every=args.sample_every, amp=args.amp, channels_last=args.channels_last, max_images=args.max_images,
+        )
+        trainer = Trainer(cfg, device=args.device, resume=args.resume)
+        summary = trainer.run(max_minutes=args.max_minutes)
+    except UserError as e:
+        print(f"stylecam: error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(summary["checkpoint"])
+    return 0

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The CPU real-time tier: one fast CIN net holding the 12 built-in styles.
+# Reproduces the shipped model from ../shared/data (or any photo folder + the
+# same paintings). Resumable: run it again and it continues from the checkpoint.
+set -euo pipefail
+DATA=${DATA:-../shared/data}
+S=$DATA/styles
+OUT=${OUT:-runs/cpu-cin-12}
+RESUME=()
+[ -f "$OUT/checkpoint.pt" ] && RESUME=(--resume "$OUT/checkpoint.pt")
+exec stylecam train cin \
+  --styles $S/starry_night.jpg $S/great_wave.jpg $S/the_scream.jpg $S/composition_vii.jpg \
+           $S/udnie.jpg $S/the_kiss.jpg $S/grande_jatte.jpg $S/water_lilies.jpg \
+           $S/yellow_red_blue.jpg $S/woman_with_a_hat.jpg $S/shipwreck_of_the_minotaur.jpg $S/mondrian_composition.jpg \
+  --content-dir "$DATA/content" --out "$OUT" \
+  --arch fast --widths 16,48 --res-blocks 4 \
+  --image-size 128 --style-size 512 --batch 4 --lr 2e-3 \
+  --content-layers relu3_1 --style-layers relu1_1,relu2_1,relu3_1,relu4_1 \
+  --style-weight 1e-5 --tv-weight 0 \
+  --steps ${STEPS:-12000} --checkpoint-every 250 --sample-every 500 --seed 1 \
+  --threads 2 --device cpu ${MAX_MINUTES:+--max-minutes $MAX_MINUTES} "${RESUME[@]}" "$@"
