@@ -193,7 +193,10 @@ def adain(content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tens
 
 
 class AdaINDecoder(nn.Module):
-    """Mirror of VGG19 up to relu4_1: reflection padding, nearest upsampling, no norms."""
+    """Mirror of VGG19 up to relu4_1: reflection padding, nearest upsampling, no norms.
+
+    A sigmoid bounds the output to [0,1], the runtime's image contract.
+    """
 
     def __init__(self):
         super().__init__()
@@ -206,10 +209,15 @@ class AdaINDecoder(nn.Module):
             c(128, 128, up=2), c(128, 64), c(64, 64, up=2), c(64, 3, relu=False),
         ])
 
+    # Caffe-scale VGG activations at relu4_1 are in the hundreds; scaling them down
+    # keeps a freshly initialised decoder's output near [0,1] so training is stable.
+    input_scale = 1.0 / 256
+
     def forward(self, f: torch.Tensor) -> torch.Tensor:
+        f = f * self.input_scale
         for m in self.layers:
             f = m(f)
-        return f
+        return torch.sigmoid(f)
 
 
 class AdaINNet(nn.Module):

@@ -1,0 +1,313 @@
+"""`stylecam export CHECKPOINT -o model.onnx`: self-checked ONNX files with metadata.
+
+We use torch's TorchScript-based exporter (``dynamo=False``) on purpose: it
+writes one self-contained file (no ``.data`` side file to lose), needs no
+onnxscript, and emits opset 17, which every onnxruntime since 1.14 runs. The
+dynamo exporter's opset 18 and split weights buy us nothing for these
+plain conv nets.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from .errors import UserError
+
+FORMAT_VERSION = "1"
+OPSET = 17
+PARITY_TOL = 1e-3
+FP16_TOL = 2e-2  # fp16 outputs in [0,1]: within ~5 of 255 levels of the fp32 file
+
+
+class _Stylizer(nn.Module):
+    """ff/CIN with the runtime's signature; optional fp16 inside, float32 at the edges."""
+
+    def __init__(self, net: nn.Module, half: bool):
+        super().__init__()
+        self.net = net.half() if half else net
+        self.half = half
+        self.cin = getattr(net, "n_styles", 1) > 1
+
+    def forward(self, image: torch.Tensor, style_weights: torch.Tensor | None = None) -> torch.Tensor:
+        dt = torch.float16 if self.half else torch.float32
+        w = style_weights.to(dt) if self.cin else None
+        return self.net(image.to(dt), w).float()
+
+
+class _AdaINStylizer(nn.Module):
+    def __init__(self, net: nn.Module, half: bool):
+        super().__init__()
+        self.net = net.half() if half else net
+        self.half = half
+
+    def forward(self, image, style_mean, style_std, alpha):
+        dt = torch.float16 if self.half else torch.float32
+        out = self.net(image.to(dt), style_mean.to(dt), style_std.to(dt), alpha.to(dt).reshape(()))
+        return out.clamp(0, 1).float()
+
+
+class _AdaINEncoder(nn.Module):
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, image):
+        return self.net.style_stats(image)
+
+
+def _onnx_bytes(module: nn.Module, args: tuple, inputs: list[str], outputs: list[str], dyn: dict) -> bytes:
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, args, buf, dynamo=False, opset_version=OPSET, input_names=inputs,
+                          output_names=outputs, dynamic_axes=dyn, do_constant_folding=True)
+    return buf.getvalue()
+
+
+def _with_metadata(data: bytes, meta: dict[str, str]) -> bytes:
+    import onnx
+
+    model = onnx.load_from_string(data)
+    onnx.helper.set_model_props(model, meta)
+    model.producer_name = "stylecam"
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def _write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def _ort_run(data: bytes, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
+    return sess.run(None, feed)
+
+
+def _base_meta(kind: str, name: str, styles: list[dict], ck: dict, multiple: int, precision: str,
+               io_spec: dict[str, str], extra: dict[str, Any] | None = None) -> dict[str, str]:
+    cfg = ck.get("config", {})
+    meta = {
+        "stylecam.format_version": FORMAT_VERSION,
+        "stylecam.kind": kind,
+        "stylecam.name": name,
+        "stylecam.styles": json.dumps(styles),
+        "stylecam.size_multiple": str(multiple),
+        "stylecam.min_size": str(max(16, multiple * 4)),
+        "stylecam.train_size": str(cfg.get("image_size", "")),
+        "stylecam.precision": precision,
+        "stylecam.io": json.dumps(io_spec),
+        "stylecam.training": json.dumps({
+            "steps": ck.get("step"), "hours": round(ck.get("elapsed_s", 0.0) / 3600, 3),
+            "hardware": ck.get("hardware", ""), "command": ck.get("command", ""),
+            "net": ck.get("net_config", {}),
+            "content_layers": cfg.get("content_layers"), "style_layers": cfg.get("style_layers"),
+            "style_weight": cfg.get("style_weight"), "image_size": cfg.get("image_size"),
+            "batch": cfg.get("batch"),
+        }),
+    }
+    for k, v in (extra or {}).items():
+        meta[k] = v if isinstance(v, str) else json.dumps(v)
+    return meta
+
+
+def export_transformer(ck: dict, net: nn.Module, out: Path, name: str, fp16: bool, quality: dict | None = None
+                       ) -> dict[str, Any]:
+    """Feed-forward or CIN net -> ONNX (+ .fp16.onnx); returns the parity report."""
+    n = net.n_styles
+    kind = "cin" if n > 1 else "feedforward"
+    styles = ck.get("styles") or [{"name": name, "artist": "", "title": name, "year": ""}]
+    inputs = ["image"] + (["style_weights"] if kind == "cin" else [])
+    dyn = {"image": {0: "batch", 2: "height", 3: "width"}, "stylized": {0: "batch", 2: "height", 3: "width"}}
+    if kind == "cin":
+        dyn["style_weights"] = {0: "batch"}
+    io_spec = {"image": "RGB float32 NCHW [0,1]", "stylized": "RGB float32 NCHW [0,1]"}
+    if kind == "cin":
+        io_spec["style_weights"] = f"float32 (N,{n}) convex weights over the styles"
+    g = torch.Generator().manual_seed(0)
+
+    def example(h: int, w: int, b: int = 1) -> tuple:
+        x = torch.rand(b, 3, h, w, generator=g)
+        if kind == "cin":
+            sw = torch.rand(b, n, generator=g)
+            return x, sw / sw.sum(1, keepdim=True)
+        return (x,)
+
+    report: dict[str, Any] = {"kind": kind, "styles": len(styles), "params": sum(p.numel() for p in net.parameters())}
+    extra = {"stylecam.quality": quality} if quality else None
+    variants = [("fp32", False)] + ([("fp16", True)] if fp16 else [])
+    fp32_bytes = b""
+    for precision, half in variants:
+        wrapper = _Stylizer(net if not half else _clone(net), half).eval()
+        data = _onnx_bytes(wrapper, example(64, 64), inputs, ["stylized"], dyn)
+        data = _with_metadata(data, _base_meta(kind, name, styles, ck, net.size_multiple, precision, io_spec, extra))
+        path = out if not half else out.with_name(out.name[: -len(".onnx")] + ".fp16.onnx")
+        errs = []
+        for h, w, b in ((64, 96, 1), (124, 76, 2)):
+            args = example(h, w, b)
+            feed = dict(zip(inputs, (a.numpy() for a in args)))
+            if not half:
+                with torch.no_grad():
+                    ref = wrapper(*args).numpy()
+                got = _ort_run(data, feed)[0]
+                errs.append(float(np.abs(ref - got).max()))
+            else:  # fp16 against the fp32 ONNX file, as the runtime would see it
+                try:
+                    got = _ort_run(data, feed)[0]
+                except Exception as e:  # some CPU builds lack fp16 kernels
+                    report["fp16_check"] = f"skipped: onnxruntime CPU cannot run fp16 here ({type(e).__name__})"
+                    errs = []
+                    break
+                errs.append(float(np.abs(_ort_run(fp32_bytes, feed)[0] - got).max()))
+        tol = PARITY_TOL if not half else FP16_TOL
+        if errs:
+            report[f"{precision}_max_abs_diff"] = max(errs)
+            if max(errs) > tol:
+                raise ExportCheckFailed(f"{precision} ONNX differs from {'torch' if not half else 'fp32'} by "
+                                        f"{max(errs):.2e} > {tol:g}; not writing {path}")
+        _write(path, data)
+        report[f"{precision}_file"] = str(path)
+        report[f"{precision}_bytes"] = len(data)
+        if not half:
+            fp32_bytes = data
+    return report
+
+
+def export_adain(ck: dict, net: nn.Module, out: Path, name: str, fp16: bool, style_images: Sequence[str],
+                 quality: dict | None = None) -> dict[str, Any]:
+    """AdaIN -> stylizer (content + style statistics + alpha) and its style encoder."""
+    from .data import load_style
+    from .train import style_metadata
+
+    enc_path = out.with_name(out.name[: -len(".onnx")] + ".adain_encoder.onnx")
+    styles = []
+    with torch.no_grad():
+        for s in style_images:
+            m, sd = net.style_stats(load_style(s, 512))
+            styles.append({**style_metadata(s), "mean": [round(float(v), 5) for v in m[0]],
+                           "std": [round(float(v), 5) for v in sd[0]]})
+    g = torch.Generator().manual_seed(0)
+    report: dict[str, Any] = {"kind": "adain", "styles": len(styles),
+                              "params": sum(p.numel() for p in net.decoder.parameters())}
+    # Encoder
+    enc = _AdaINEncoder(net).eval()
+    dyn_img = {0: "batch", 2: "height", 3: "width"}
+    data = _onnx_bytes(enc, (torch.rand(1, 3, 64, 64, generator=g),), ["image"], ["mean", "std"],
+                       {"image": dyn_img, "mean": {0: "batch"}, "std": {0: "batch"}})
+    data = _with_metadata(data, _base_meta("adain_encoder", name + "-encoder", [], ck, 8, "fp32",
+                                           {"image": "RGB float32 NCHW [0,1]", "mean": "float32 (N,512) relu4_1 mean",
+                                            "std": "float32 (N,512) relu4_1 std"}))
+    x = torch.rand(1, 3, 72, 104, generator=g)
+    ref = [t.numpy() for t in enc(x)]
+    got = _ort_run(data, {"image": x.numpy()})
+    err = max(float(np.abs(a - b).max() / max(1.0, np.abs(a).max())) for a, b in zip(ref, got))
+    report["encoder_max_rel_diff"] = err
+    if err > PARITY_TOL:
+        raise ExportCheckFailed(f"encoder ONNX differs from torch by {err:.2e} (relative) > {PARITY_TOL:g}")
+    _write(enc_path, data)
+    report["encoder_file"] = str(enc_path)
+    # Stylizer
+    inputs = ["image", "style_mean", "style_std", "alpha"]
+    dyn = {"image": dyn_img, "style_mean": {0: "batch"}, "style_std": {0: "batch"},
+           "stylized": dyn_img}
+    io_spec = {"image": "RGB float32 NCHW [0,1]", "style_mean": "float32 (N,512)", "style_std": "float32 (N,512)",
+               "alpha": "float32 (1,) content-style trade-off in [0,1]", "stylized": "RGB float32 NCHW [0,1]"}
+
+    def example(h: int, w: int) -> tuple:
+        xs = torch.rand(1, 3, h, w, generator=g)
+        m, sd = net.style_stats(torch.rand(1, 3, 64, 64, generator=g))
+        return xs, m, sd, torch.tensor([0.8])
+
+    fp32_bytes = b""
+    for precision, half in [("fp32", False)] + ([("fp16", True)] if fp16 else []):
+        wrapper = _AdaINStylizer(net if not half else _clone(net), half).eval()
+        extra = {"stylecam.encoder": enc_path.name}
+        if quality:
+            extra["stylecam.quality"] = quality
+        data = _onnx_bytes(wrapper, example(64, 64), inputs, ["stylized"], dyn)
+        data = _with_metadata(data, _base_meta("adain", name, styles, ck, 8, precision, io_spec, extra))
+        path = out if not half else out.with_name(out.name[: -len(".onnx")] + ".fp16.onnx")
+        args = example(64, 96)
+        feed = dict(zip(inputs, (a.detach().numpy() for a in args)))
+        try:
+            got = _ort_run(data, feed)[0]
+        except Exception as e:
+            if not half:
+                raise
+            report["fp16_check"] = f"skipped: onnxruntime CPU cannot run fp16 here ({type(e).__name__})"
+            got = None
+        if got is not None:
+            ref = (wrapper(*args).detach().numpy() if not half else _ort_run(fp32_bytes, feed)[0])
+            e = float(np.abs(ref - got).max())
+            report[f"{precision}_max_abs_diff"] = e
+            if e > (PARITY_TOL if not half else FP16_TOL):
+                raise ExportCheckFailed(f"{precision} AdaIN ONNX differs by {e:.2e}; not writing {path}")
+        _write(path, data)
+        report[f"{precision}_file"] = str(path)
+        if not half:
+            fp32_bytes = data
+    return report
+
+
+def _clone(net: nn.Module) -> nn.Module:
+    import copy
+    return copy.deepcopy(net)
+
+
+class ExportCheckFailed(Exception):
+    """The exported file does not reproduce torch's output: exit 1, nothing written."""
+
+
+def main(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="stylecam export", description="Export a checkpoint to ONNX with metadata.")
+    p.add_argument("checkpoint")
+    p.add_argument("-o", "--out", required=True, help="output .onnx file")
+    p.add_argument("--name", default=None, help="model name stored in the metadata (default: file stem)")
+    p.add_argument("--fp16", action="store_true", help="also write <name>.fp16.onnx for GPUs")
+    p.add_argument("--style-image", nargs="+", default=[], help="AdaIN: built-in styles to store statistics for")
+    p.add_argument("--quality", default=None, help="JSON file of measured figures to store in the metadata")
+    p.add_argument("--json", action="store_true", help="print the parity report as JSON on stdout")
+    args = p.parse_args(list(argv))
+    try:
+        from .train import build_from_checkpoint, load_checkpoint
+
+        out = Path(args.out)
+        if out.suffix != ".onnx":
+            raise UserError(f"output must end in .onnx: {out}")
+        if not out.parent.exists():
+            raise UserError(f"output folder does not exist: {out.parent}; create it first")
+        ck = load_checkpoint(args.checkpoint)
+        net = build_from_checkpoint(ck)
+        name = args.name or out.stem
+        quality = json.loads(Path(args.quality).read_text()) if args.quality else None
+        if ck["kind"] == "adain":
+            report = export_adain(ck, net, out, name, args.fp16, args.style_image, quality)
+        else:
+            report = export_transformer(ck, net, out, name, args.fp16, quality)
+    except UserError as e:
+        print(f"stylecam: error: {e}", file=sys.stderr)
+        return 2
+    except ExportCheckFailed as e:
+        print(f"stylecam: export check failed: {e}", file=sys.stderr)
+        return 1
+    for k, v in report.items():
+        print(f"{k}: {v}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(report.get("fp32_file", ""))
+    return 0

