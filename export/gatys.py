@@ -256,6 +256,12 @@ def _check(content: torch.Tensor, styles: Sequence[Style], cfg: GatysConfig) -> 
             if (mh, mw) != (h, w) and not cfg.mask_resize:
                 raise UserError(f"mask for {s.name} is {mw}x{mh} but the content image is {w}x{h}; "
                                 "give a mask of the content's size or pass --mask-resize")
+        if s.style_mask is not None:
+            mh, mw = _as_mask(s.style_mask).shape[-2:]
+            sh, sw = s.image.shape[-2:]
+            if (mh, mw) != (sh, sw) and not cfg.mask_resize:
+                raise UserError(f"style mask for {s.name} is {mw}x{mh} but the style image is {sw}x{sh}; "
+                                "give a mask of the style's size or pass --mask-resize")
     if sum(s.weight for s in styles) <= 0:
         raise UserError("style weights sum to zero")
     sizes = list(cfg.scales) if cfg.scales else [cfg.max_size]
@@ -303,9 +309,9 @@ class _Objective:
     """Targets for one scale: content features and per-style Gram targets."""
 
     def __init__(self, vgg: VGG19Features, content_in: torch.Tensor, style_ins: list[torch.Tensor],
-                 styles: Sequence[Style], cfg: GatysConfig, content_layers: list[str], style_layers: list[str],
+                 styles: Sequence[Style], content_layers: list[str], style_layers: list[str],
                  layer_w: dict[str, float]):
-        self.vgg, self.cfg = vgg, cfg
+        self.vgg = vgg
         self.content_layers, self.style_layers, self.layer_w = content_layers, style_layers, layer_w
         size = content_in.shape[-2:]
         with torch.no_grad():
@@ -419,7 +425,7 @@ def stylize(content: torch.Tensor, styles: Sequence[Style], cfg: GatysConfig | N
                 s_ins = [im.expand(-1, 3, -1, -1) for im in s_imgs]
             else:
                 c_in, s_ins = c_img, s_imgs
-            objective = _Objective(vgg, c_in, s_ins, styles, cfg, content_layers, style_layers, layer_w)
+            objective = _Objective(vgg, c_in, s_ins, styles, content_layers, style_layers, layer_w)
 
             if x is None:
                 x = _initial(cfg, c_img, c_in, luminance)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import signal
 from pathlib import Path
 
@@ -155,6 +156,21 @@ def test_two_masked_styles_each_own_their_half() -> None:
     own_b, other_b = region_style_loss(r.image, right, b), region_style_loss(r.image, left, b)
     # Measured at 8 steps: own/other = 0.52 (stripes) and 0.60 (checker); the content alone is ~1.0.
     assert own_a < 0.75 * other_a and own_b < 0.75 * other_b
+
+
+def test_style_mask_of_wrong_size_is_a_user_error() -> None:
+    from export.errors import UserError
+
+    with pytest.raises(UserError, match="style mask .* is 10x10 but the style image is 48x48"):
+        stylize(gradient(), [Style(stripes(), style_mask=torch.ones(10, 10))], cfg(steps=1), progress=False)
+
+
+def test_divergence_falls_back_to_last_finite_image(capsys: pytest.CaptureFixture[str]) -> None:
+    # An absurd step size overflows the Gram matrices to inf; the run must still end finite.
+    r = stylize(gradient(), [Style(stripes())], cfg(optimizer="adam", lr=1e9, steps=3), progress=False)
+    assert torch.isfinite(r.image).all()
+    assert all(math.isfinite(h["total"]) for h in r.history)
+    assert "diverged" in capsys.readouterr().err
 
 
 def test_fixed_seed_repeats_exactly() -> None:
