@@ -1,0 +1,115 @@
+"""The flicker stabilizer: a pipeline post-processor that blends warped history where motion is trusted.
+
+Per frame (all flow work on small grey copies of the *input*, so the stylized picture
+never steers the motion estimate):
+
+1. flow current -> previous input and previous -> current (DIS, `flow_scale` of the size);
+2. confidence = forward-backward consistent (Ruder et al. 2016) x in frame x the warped
+   previous input matches the current input (photometric check: catches flow errors and
+   lighting changes) x motion below `max_motion`; the inconsistent area is grown by a few
+   pixels and the result blurred, so it is soft but stays zero on occlusions;
+3. out = w * warp(previous output) + (1 - w) * current stylized, w = strength * confidence.
+
+The history is the previous *stabilized* frame (an exponential blend), but it only ever
+enters where the input says the pixel is the same surface, so moving objects leave no
+trails; disocclusions, fast motion and cuts fall back to the current stylized frame.
+State resets on scene cuts, on size changes and on `reset()`.
+"""
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+
+from .temporal import FB_ALPHA, FB_BETA, FlowEstimator, SceneCutDetector, MB_ALPHA, motion_boundaries, occlusion_mask, sq_norm, warp
+
+
+class Stabilizer:
+    """Temporal stabilizer for stylized frames: `__call__(src, out) -> out`, `reset()`, `last_ms`.
+
+    strength: weight of the warped history where the flow is trusted (0 = off, < 1).
+    flow_scale: the flow runs at this fraction of the input size (0.5: 320x180 for 640x360).
+    """
+
+    def __init__(self, strength: float = 0.6, flow_scale: float = 0.5, *, preset: str = "fast",
+                 alpha: float = FB_ALPHA, beta: float = FB_BETA, photo_low: float = 6.0, photo_high: float = 16.0,
+                 max_motion: float = 48.0, grow: int = 2, soften: int = 5, boundary: int = 3,
+                 cuts: SceneCutDetector | None = None) -> None:
+        if not 0.0 <= strength < 1.0:
+            raise ValueError(f"stabilizer strength {strength} is out of range; use 0 <= strength < 1")
+        self.strength = float(strength)
+        self.flow = FlowEstimator(preset, flow_scale)
+        self.alpha, self.beta = alpha, beta
+        self.photo_low, self.photo_high = photo_low, photo_high
+        self.max_motion = max_motion
+        self.grow, self.soften, self.boundary = grow, soften, boundary
+        self._band = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * boundary + 1, 2 * boundary + 1)) if boundary else None
+        self.cuts = cuts or SceneCutDetector()
+        self.last_ms = 0.0
+        self.last_confidence = float("nan")  # mean blend confidence of the last frame (0..1)
+        self.last_cut = False
+        self.resets = 0
+        self._prev_small: np.ndarray | None = None
+        self._prev_out: np.ndarray | None = None
+        self._shape: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+        self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)) if grow else None
+
+    def reset(self) -> None:
+        self._prev_small = None
+        self._prev_out = None
+        self._shape = None
+        self.cuts.reset()
+
+    def confidence(self, cur_small: np.ndarray, prev_small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(flow cur->prev, confidence float32 0..1) on the small grid."""
+        s = self.flow.scale
+        f_cp = self.flow.calc_small(cur_small, prev_small)
+        f_pc = self.flow.calc_small(prev_small, cur_small)
+        ok = ~occlusion_mask(f_cp, f_pc, self.alpha, self.beta * s * s)
+        conf = ok.astype(np.float32)
+        # photometric check on the input: the warped previous frame must look like this one
+        diff = cv2.absdiff(warp(prev_small, f_cp), cur_small).astype(np.float32)
+        conf *= np.clip((self.photo_high - diff) * (1.0 / (self.photo_high - self.photo_low)), 0.0, 1.0)
+        # very fast motion: DIS is unreliable and a blend would smear
+        limit = (self.max_motion * s) ** 2
+        conf[sq_norm(f_cp) > limit] = 0.0
+        if self.boundary:
+            # stylized pixels near a moving edge carry the edge's context (a halo): no history there
+            mb = motion_boundaries(f_cp, MB_ALPHA / (s * s)).astype(np.uint8)
+            conf[cv2.dilate(mb, self._band) > 0] = 0.0
+        if self._kernel is not None:
+            conf = cv2.erode(conf, self._kernel)
+        if self.soften > 1:
+            k = self.soften | 1
+            conf = np.minimum(conf, cv2.GaussianBlur(conf, (k, k), 0))
+        return f_cp, conf
+
+    def __call__(self, src: np.ndarray, out: np.ndarray) -> np.ndarray:
+        t0 = time.perf_counter()
+        try:
+            return self._step(src, out)
+        finally:
+            self.last_ms = (time.perf_counter() - t0) * 1000.0
+
+    def _step(self, src: np.ndarray, out: np.ndarray) -> np.ndarray:
+        small = self.flow.small(src)
+        shape = (src.shape, out.shape)
+        cut = self.cuts(src)
+        self.last_cut = cut
+        prev_small, prev_out = self._prev_small, self._prev_out
+        if prev_small is None or prev_out is None or self._shape != shape or cut or self.strength <= 0:
+            if prev_small is not None:
+                self.resets += 1
+            self._prev_small, self._prev_out, self._shape = small, out, shape
+            self.last_confidence = 0.0
+            return out
+        f_cp, conf = self.confidence(small, prev_small)
+        h, w = out.shape[:2]
+        warped = warp(prev_out, f_cp)
+        wgt = cv2.resize(conf, (w, h), interpolation=cv2.INTER_LINEAR)
+        wgt *= self.strength
+        self.last_confidence = float(conf.mean())
+        result = cv2.blendLinear(warped, out, wgt, 1.0 - wgt)
+        self._prev_small, self._prev_out = small, result
+        return result
