@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import losses as L
+from . import temporal_loss as TL
 from .data import ImageCache, list_images, load_style, save_grid, split_holdout
 from .errors import UserError
 from .nets import AdaINNet, NetConfig, TransformerNet, adain
@@ -46,6 +47,7 @@ class TrainConfig:
     content_weight: float = 1.0
     style_weight: float | None = None               # kind default when None
     tv_weight: float = 0.0
+    temporal_weight: float = 0.0                    # warp-consistency loss (export/temporal_loss.py); 0: off
     content_layers: list[str] = field(default_factory=list)
     style_layers: list[str] = field(default_factory=list)
     seed: int = 0
@@ -82,6 +84,8 @@ class TrainConfig:
         for s in self.styles:
             if not Path(s).is_file():
                 raise UserError(f"style image not found: {s}; check the path")
+        if self.temporal_weight < 0 or (self.temporal_weight > 0 and self.kind == "adain"):
+            raise UserError("--temporal-weight must be >= 0, and is for feedforward/cin nets (not adain)")
         if self.image_size < 32 or self.batch < 1 or self.steps < 0:
             raise UserError("--image-size must be >= 32, --batch >= 1, --steps >= 0")
         return self
@@ -172,6 +176,7 @@ class Trainer:
     def _losses(self, x: torch.Tensor, idx: torch.Tensor | None = None, style: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
         cfg = self.cfg
+        lt = None
         if cfg.kind == "adain":
             with torch.no_grad():
                 feats_s = self.vgg(style, cfg.style_layers)
@@ -190,9 +195,17 @@ class Trainer:
             fy = self.vgg(y)
             lc = L.content_loss(fy, fx, cfg.content_layers)
             ls = L.gram_style_loss(fy, {l: g[idx] for l, g in self.grams.items()}, cfg.style_layers)
+            if cfg.temporal_weight > 0:
+                x2, grid = TL.warped_pair(x)
+                lt = TL.temporal_loss(y, self.net(x2, w), grid)
         ltv = L.tv_loss(y)
         total = cfg.content_weight * lc + cfg.style_weight * ls + cfg.tv_weight * ltv
-        return total, {"content": lc.item(), "style": ls.item(), "tv": ltv.item(), "total": total.item()}, y
+        if lt is not None:
+            total = total + cfg.temporal_weight * lt
+        parts = {"content": lc.item(), "style": ls.item(), "tv": ltv.item(), "total": total.item()}
+        if lt is not None:
+            parts["temporal"] = lt.item()
+        return total, parts, y
 
     def _sample_inputs(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         cfg = self.cfg

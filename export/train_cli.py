@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--res-blocks", type=int, default=None, help="residual blocks (johnson 5, fast 4)")
             q.add_argument("--widths", type=lambda s: [int(x) for x in _csv(s)], default=None,
                            help="fast arch channels at 1/2 and 1/4 resolution, e.g. 16,48")
+            q.add_argument("--temporal-weight", type=float, default=0.0,
+                           help="weight of the warp-consistency loss against flicker (e.g. 1e2; default 0 = off)")
     return p
 
 
@@ -77,7 +79,8 @@ def main(argv: Sequence[str]) -> int:
             styles=[args.style] if args.kind == "feedforward" else list(getattr(args, "styles", []) or []),
             style_dir=getattr(args, "style_dir", None), net=net, image_size=args.image_size, style_size=args.style_size,
             batch=args.batch, steps=args.steps, lr=args.lr, content_weight=args.content_weight,
-            style_weight=args.style_weight, tv_weight=args.tv_weight, content_layers=args.content_layers or [],
+            style_weight=args.style_weight, tv_weight=args.tv_weight,
+            temporal_weight=getattr(args, "temporal_weight", 0.0), content_layers=args.content_layers or [],
             style_layers=args.style_layers or [], seed=args.seed, checkpoint_every=args.checkpoint_every,
             sample_every=args.sample_every, amp=args.amp, channels_last=args.channels_last, max_images=args.max_images,
         )

@@ -1,0 +1,124 @@
+"""The training-time temporal loss: warps with known grids, the loss itself, and a short run that logs it."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="export/ tests need the train extra (torch)")
+cv2 = pytest.importorskip("cv2")
+
+from export import temporal_loss as TL  # noqa: E402
+from export.train import TrainConfig, Trainer  # noqa: E402
+
+
+def _smooth(n: int = 2, h: int = 32, w: int = 48, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 3, h // 4, w // 4, generator=g)
+    return torch.nn.functional.interpolate(x, size=(h, w), mode="bilinear", align_corners=False)
+
+
+def test_pure_translation_matches_a_pixel_shift():
+    x = _smooth()
+    theta = torch.tensor([[[1.0, 0.0, 3 * 2.0 / 48], [0.0, 1.0, -2 * 2.0 / 32]]]).repeat(2, 1, 1)
+    grid = TL.warp_grid(theta, x.shape)
+    y = TL.apply_warp(x, grid)  # y(px, py) = x(px + 3, py - 2)
+    assert torch.allclose(y[:, :, 4:-4, 4:-4], x[:, :, 2:-6, 7:-1], atol=1e-5)
+    m = TL.valid_mask(grid)
+    assert m[0, 0, :, -3:].sum() == 0 and m[0, 0, :2].sum() == 0 and m[0, 0, 4:-4, 4:-4].all()
+
+
+def test_random_affine_stays_small():
+    g = torch.Generator().manual_seed(1)
+    theta = TL.random_affine(16, 64, 96, max_shift=4, max_rotation=2, max_scale=0.03, generator=g)
+    grid = TL.warp_grid(theta, (16, 3, 64, 96))
+    ident = TL.warp_grid(torch.eye(2, 3).expand(16, 2, 3), (16, 3, 64, 96))
+    px = (grid - ident) * torch.tensor([48.0, 32.0])  # displacement in pixels
+    assert px.abs().max() < 4 + 0.03 * 60 + 0.035 * 60  # shift + scale + rotation at the far corner
+    assert px.abs().mean() > 0.5
+
+
+def test_temporal_loss_is_zero_for_an_equivariant_net_and_positive_otherwise():
+    torch.manual_seed(0)
+    x = _smooth(4)
+    x2, grid = TL.warped_pair(x)
+    identity = lambda t: t  # noqa: E731 - commutes with any warp
+    pointwise = lambda t: torch.sigmoid(3 * t - 1)  # noqa: E731 - per-pixel maps commute too
+    assert float(TL.temporal_loss(identity(x), identity(x2), grid)) < 1e-10
+    assert float(TL.temporal_loss(pointwise(x), pointwise(x2), grid)) < 1e-4
+    # a fixed screen-space pattern does not move with the picture: it flickers under motion
+    yy, xx = torch.meshgrid(torch.arange(32.0), torch.arange(48.0), indexing="ij")
+    pattern = 0.3 * torch.sin(xx * 2.1) * torch.cos(yy * 1.7)
+    screen = lambda t: t + pattern  # noqa: E731
+    loss = float(TL.temporal_loss(screen(x), screen(x2), grid))
+    assert loss > 1e-3
+    # and the loss has a gradient for the net to follow
+    w = torch.zeros(1, requires_grad=True)
+    TL.temporal_loss(x + w * pattern, x2 + w * pattern, grid).backward()
+    assert w.grad is not None
+
+
+def _photo(rng: np.random.Generator, size: int = 48) -> np.ndarray:
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    img = (np.stack([xx, yy, 1 - xx * yy], -1) * 255).astype(np.uint8)
+    for _ in range(3):
+        c = tuple(int(v) for v in rng.integers(0, 255, 3))
+        cv2.circle(img, tuple(int(v) for v in rng.integers(0, size, 2)), int(rng.integers(3, size // 3)), c, -1)
+    return img
+
+
+@pytest.mark.parametrize("kind", ["feedforward", "cin"])
+def test_short_training_run_logs_the_temporal_term(tmp_path, kind):
+    rng = np.random.default_rng(0)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(6):
+        cv2.imwrite(str(photos / f"p{i}.png"), _photo(rng))
+    styles = []
+    for name, period in (("a", 4), ("b", 7)):
+        yy, xx = np.mgrid[0:48, 0:48]
+        img = np.zeros((48, 48, 3), np.uint8)
+        img[..., 0] = 255 * ((xx // period) % 2)
+        img[..., 1] = 255 * ((yy // period) % 2)
+        cv2.imwrite(str(tmp_path / f"{name}.png"), img)
+        styles.append(str(tmp_path / f"{name}.png"))
+    cfg = TrainConfig(kind=kind, content_dir=str(photos), out=str(tmp_path / "run"),
+                      styles=styles[:1] if kind == "feedforward" else styles,
+                      net=dict(arch="fast", widths=[4, 8], n_res=1, shuffle_out=True), image_size=32, style_size=48,
+                      batch=2, steps=5, checkpoint_every=0, sample_every=0, log_every=1, holdout=0.2,
+                      temporal_weight=10.0)
+    trainer = Trainer(cfg, device="cpu")
+    summary = trainer.run()
+    assert summary["step"] == 5
+    assert "temporal" in summary["last"] and summary["last"]["temporal"] > 0
+    assert len(trainer.history) == 5 and all(h["temporal"] > 0 for h in trainer.history)
+    trainer.cfg.temporal_weight = 0.0  # off: the loss and its parts are exactly as before
+    x, idx, _ = trainer._sample_inputs()
+    with torch.no_grad():
+        total, parts, _ = trainer._losses(x, idx)
+    assert "temporal" not in parts and set(parts) == {"content", "style", "tv", "total"}
+    saved = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert saved["last"]["temporal"] == pytest.approx(summary["last"]["temporal"])
+
+
+def test_temporal_weight_validation(tmp_path):
+    from export.errors import UserError
+
+    base = dict(content_dir=str(tmp_path), out=str(tmp_path / "o"), image_size=32)
+    with pytest.raises(UserError, match="temporal"):
+        TrainConfig(kind="adain", style_dir=str(tmp_path), temporal_weight=1.0, **base).resolved()
+    style = tmp_path / "s.png"
+    style.write_bytes(b"")
+    with pytest.raises(UserError, match="temporal"):
+        TrainConfig(kind="feedforward", styles=[str(style)], temporal_weight=-1.0, **base).resolved()
+    assert TrainConfig(kind="feedforward", styles=[str(style)], **base).resolved().temporal_weight == 0.0
+
+
+def test_cli_passes_the_flag():
+    from export.train_cli import build_parser
+
+    args = build_parser().parse_args(["cin", "--styles", "a.jpg", "--content-dir", "d", "--temporal-weight", "50"])
+    assert args.temporal_weight == 50.0
+    args = build_parser().parse_args(["feedforward", "--style", "a.jpg", "--content-dir", "d"])
+    assert args.temporal_weight == 0.0
