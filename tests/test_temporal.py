@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from realtime.errors import UserError
 from realtime.stabilize import Stabilizer
 from realtime.temporal import (FlowEstimator, SceneCutDetector, TemporalMeter, mean_abs_diff, occlusion_mask,
                                pair_flow, warp, warping_error)
@@ -180,7 +181,7 @@ def test_stabilizer_reset_and_validation():
     rng = np.random.default_rng(4)
     r = noisy(a, rng)
     assert np.array_equal(st(a, r), r)
-    with pytest.raises(ValueError):
+    with pytest.raises(UserError, match="strength"):
         Stabilizer(1.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(UserError, match="flow scale"):
         Stabilizer(0.5, flow_scale=0.0)
