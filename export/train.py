@@ -37,7 +37,7 @@ class TrainConfig:
     content_dir: str
     out: str
     styles: list[str] = field(default_factory=list)
-    style_dir: str | None = None
+    style_dir: str | list[str] | None = None      # adain: one folder or several
     net: dict = field(default_factory=dict)        # NetConfig fields (feedforward/cin)
     image_size: int = 256
     style_size: int = 512
@@ -147,7 +147,8 @@ class Trainer:
         if cfg.kind == "adain":
             self.net = AdaINNet().to(self.device)
             self.params = list(self.net.decoder.parameters())
-            style_paths = list_images(cfg.style_dir)
+            dirs = [cfg.style_dir] if isinstance(cfg.style_dir, str) else list(cfg.style_dir)
+            style_paths = [p for d in dirs for p in list_images(d)]
             self.style_cache = ImageCache(style_paths, short, "style images")
             self.style_meta = []
         else:

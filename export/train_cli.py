@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     cin = sub.add_parser("cin", help="N styles in one net, Dumoulin et al. 2017")
     cin.add_argument("--styles", required=True, nargs="+", help="the paintings, in style-weight column order")
     ad = sub.add_parser("adain", help="arbitrary style: AdaIN decoder, Huang & Belongie 2017")
-    ad.add_argument("--style-dir", required=True, help="folder of paintings (recursive)")
+    ad.add_argument("--style-dir", required=True, nargs="+", help="folder(s) of paintings (recursive)")
     for q in (ff, cin, ad):
         q.add_argument("--content-dir", required=True, help="folder of photos (jpg/png/webp, recursive)")
         q.add_argument("-o", "--out", default=None, help="run folder for checkpoints and samples (default runs/<kind>)")

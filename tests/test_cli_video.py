@@ -1,5 +1,4 @@
 """`stylecam video/image/styles/info` end to end on clips and models the test makes."""
-import importlib.util
 import json
 
 import cv2
@@ -128,10 +127,14 @@ def test_bad_strength_and_size_strings(clip, ff, tmp_path, capsys):
     assert "640x360" in _err_line(capsys)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("realtime.stabilize") is not None, reason="stabilizer present")
-def test_stabilize_unavailable_is_a_user_error(clip, ff, tmp_path, capsys):
-    assert main(["video", str(clip(frames=2)), "-o", str(tmp_path / "o.mp4"), "--model", ff, "--stabilize"]) == 2
-    assert "not available" in _err_line(capsys)
+def test_stabilize_runs_and_bad_strength_is_a_user_error(clip, ff, tmp_path, capsys):
+    src = str(clip(frames=6))
+    out = tmp_path / "o.mp4"
+    assert main(["video", src, "-o", str(out), "--model", ff, "--stabilize", "0.5", "--json", "-q"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["frames"] == 6 and out.is_file()
+    assert main(["video", src, "-o", str(tmp_path / "p.mp4"), "--model", ff, "--stabilize", "1.5"]) == 2
+    assert "strength" in _err_line(capsys)
 
 
 def test_image_command_odd_size_and_folder(tiny_model, tmp_path, capsys):
