@@ -72,13 +72,24 @@ def style_file(style: dict, styles_dir: Path) -> Path | None:
     return p if p.is_file() else None
 
 
-def gatys_output(photo: np.ndarray, style_path: Path, steps: int) -> np.ndarray:
+def gatys_output(photo: np.ndarray, style_path: Path, steps: int, cache: Path | None = None, key: str = ""
+                 ) -> np.ndarray:
+    """Gatys optimisation of the photo (the floor); cached on disk because it costs minutes."""
     from export.gatys import GatysConfig, Style, stylize
+
+    if cache is not None:
+        f = cache / f"{key}_{style_path.stem}_{photo.shape[1]}x{photo.shape[0]}_{steps}.png"
+        if f.is_file():
+            return read_rgb(f)
 
     s = to_tensor(resize_long(read_rgb(style_path), 512))[None]
     res = stylize(to_tensor(photo)[None], [Style(s)], GatysConfig(steps=steps, max_size=512, device="cpu"),
                   progress=False)
-    return (res.image[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    out = (res.image[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(f), cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
+    return out
 
 
 def contact_sheet(bank: StyleBank, engine: OrtEngine, photos: list[Path], path: Path, cell: int = 256) -> None:
@@ -135,6 +146,8 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--gatys-steps", type=int, default=0, help="L-BFGS steps for the Gatys floor (0: skip)")
     ap.add_argument("--gatys-photos", type=int, default=1)
+    ap.add_argument("--gatys-cache", default=str(ROOT / "runs" / "gatys_cache"), help="reuse Gatys outputs from here")
+    ap.add_argument("--styles", default=None, help="comma list of style names to score (default: all)")
     ap.add_argument("--sheet", default=None, help="write a contact sheet here (astronaut + coffee from samples/)")
     ap.add_argument("--clip", default=str(DATA / "video" / "vtest_pedestrians.mp4"))
     ap.add_argument("--clip-frames", type=int, default=60)
@@ -150,7 +163,10 @@ def main() -> int:
     photo_feats = [scorer.feats(p) for p in photos]
     rows = []
     t0 = time.time()
+    wanted = set(args.styles.split(",")) if args.styles else None
     for s in bank.styles:
+        if wanted and s.name not in wanted:
+            continue
         sp = style_file({"name": s.name}, Path(args.styles_dir))
         if sp is None:
             print(f"skip {s.name}: no style image in {args.styles_dir}", file=sys.stderr)
@@ -164,7 +180,7 @@ def main() -> int:
             ours_c.append(b)
             photo_s.append(scorer.score(img, pf, target)[0])
             if args.gatys_steps and i < args.gatys_photos:
-                g = gatys_output(img, sp, args.gatys_steps)
+                g = gatys_output(img, sp, args.gatys_steps, Path(args.gatys_cache), held[i].stem)
                 a, b = scorer.score(g, pf, target)
                 gatys_s.append(a)
                 gatys_c.append(b)

@@ -437,35 +437,71 @@ def stylize(content: torch.Tensor, styles: Sequence[Style], cfg: GatysConfig | N
             bar.set_description(f"{c_img.shape[-1]}x{c_img.shape[-2]}")
             last: dict[str, float] = {}
 
+            # The optimiser sees the loss divided by its starting value: O(1) losses and gradients
+            # keep L-BFGS's first step and curvature pairs sane whatever the weights' scale.
+            norm = max(_evaluate(objective, x, cfg, luminance)["total"], 1e-12)
+
             def closure() -> torch.Tensor:
                 opt.zero_grad(set_to_none=True)
                 c, s, t = objective(x.expand(-1, 3, -1, -1) if luminance else x)
                 total = cfg.content_weight * c + cfg.style_weight * s + cfg.tv_weight * t
-                total.backward()
+                (total / norm).backward()
                 last.update(content=c.item(), style=s.item(), tv=t.item(), total=total.item())
-                return total
+                return total.detach() / norm
 
             good = x.detach().clone()  # latest iterate with a finite loss
-            for i in range(n_steps):
-                before = x.detach().clone()
-                opt.step(closure)  # one loss evaluation, at ``before``
-                global_step += 1
-                bar.update(1)
-                if not math.isfinite(last["total"]):
-                    # Diverged (the huge Gram scales can overshoot): back to the last good image, smaller steps.
-                    scale_lr *= 0.5
-                    with torch.no_grad():
-                        x.copy_(good)
-                    opt = _optimizer(cfg.optimizer, x, scale_lr)
-                    bar.write(f"stylecam: optimiser diverged at step {i}; restarting it with lr={scale_lr:g}",
-                              file=sys.stderr)
-                    continue
-                good = before
-                history.append({"scale": float(size), "step": float(i), **last})
-                bar.set_postfix(content=f"{last['content']:.3g}", style=f"{last['style']:.3g}",
-                                tv=f"{last['tv']:.3g}", refresh=False)
-                if on_snapshot is not None and cfg.save_every > 0 and global_step % cfg.save_every == 0:
-                    on_snapshot(global_step, to_rgb(x).cpu())
+            if cfg.optimizer == "lbfgs":
+                # One L-BFGS run over the whole scale: its curvature history and strong-Wolfe line
+                # search stay intact (re-entering step() once per iteration stalled on real photos).
+                # A step is one L-BFGS iteration (a line search may evaluate the loss 1-3 times).
+                done = 0
+                pending: dict[str, float] = {}  # losses where the previous iteration ended
+
+                def lbfgs_closure() -> torch.Tensor:
+                    nonlocal done, global_step
+                    it = min(n_steps, opt.state[x].get("n_iter", 0)) if opt.state else 0
+                    if it > done:  # a new iteration starts: the previous one ended at ``pending``
+                        if pending and math.isfinite(pending["total"]):
+                            history.append({"scale": float(size), "step": float(done), **pending})
+                        bar.update(it - done)
+                        global_step += it - done
+                        done = it
+                        if on_snapshot is not None and cfg.save_every > 0 and global_step % cfg.save_every == 0:
+                            on_snapshot(global_step, to_rgb(x).cpu())
+                    loss = closure()
+                    pending.update(last)
+                    bar.set_postfix(content=f"{last['content']:.3g}", style=f"{last['style']:.3g}",
+                                    tv=f"{last['tv']:.3g}", refresh=False)
+                    return loss
+
+                opt = torch.optim.LBFGS([x], lr=scale_lr, max_iter=n_steps, max_eval=2 * n_steps + 5,
+                                        history_size=100, line_search_fn="strong_wolfe",
+                                        tolerance_grad=0.0, tolerance_change=0.0)
+                if n_steps > 0:
+                    opt.step(lbfgs_closure)
+                bar.update(n_steps - done)  # a run that converged early
+                global_step += n_steps - done
+            else:
+                for i in range(n_steps):
+                    before = x.detach().clone()
+                    opt.step(closure)  # one loss evaluation, at ``before``
+                    global_step += 1
+                    bar.update(1)
+                    if not math.isfinite(last["total"]):
+                        # Diverged: back to the last good image, smaller steps.
+                        scale_lr *= 0.5
+                        with torch.no_grad():
+                            x.copy_(good)
+                        opt = _optimizer(cfg.optimizer, x, scale_lr)
+                        bar.write(f"stylecam: optimiser diverged at step {i}; restarting it with lr={scale_lr:g}",
+                                  file=sys.stderr)
+                        continue
+                    good = before
+                    history.append({"scale": float(size), "step": float(i), **last})
+                    bar.set_postfix(content=f"{last['content']:.3g}", style=f"{last['style']:.3g}",
+                                    tv=f"{last['tv']:.3g}", refresh=False)
+                    if on_snapshot is not None and cfg.save_every > 0 and global_step % cfg.save_every == 0:
+                        on_snapshot(global_step, to_rgb(x).cpu())
             final = _evaluate(objective, x, cfg, luminance)
             if not math.isfinite(final["total"]):  # the very last step overshot
                 with torch.no_grad():
@@ -477,9 +513,12 @@ def stylize(content: torch.Tensor, styles: Sequence[Style], cfg: GatysConfig | N
 
 
 def _optimizer(kind: str, x: torch.Tensor, lr: float) -> torch.optim.Optimizer:
-    # max_iter=1: one loss evaluation per step(), so steps, progress and snapshots line up.
+    # max_iter=1: one L-BFGS iteration per step(), so steps, progress and snapshots line up.
+    # The strong-Wolfe line search matters: these losses are ~1e8 at the start, and a fixed
+    # step length either barely moves the image or overshoots to inf (seen on real photos).
     if kind == "lbfgs":
-        return torch.optim.LBFGS([x], lr=lr, max_iter=1, history_size=100)
+        return torch.optim.LBFGS([x], lr=lr, max_iter=1, history_size=100, line_search_fn="strong_wolfe",
+                                 tolerance_grad=0.0, tolerance_change=0.0)  # we decide when to stop
     return torch.optim.Adam([x], lr=lr)
 
 
