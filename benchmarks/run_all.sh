@@ -8,3 +8,4 @@ run model_speed python benchmarks/model_speed.py --sizes 320x240,640x360,1280x72
 run net_speed   python benchmarks/net_speed.py --runs 10
 run pipeline    python benchmarks/pipeline_bench.py --frames 24
 run flicker     python benchmarks/flicker_bench.py --frames 60
+run gatys       python benchmarks/gatys_bench.py --steps 30 --out "$OUT/gatys_astronaut_starry_night.png"
