@@ -10,6 +10,7 @@ import csv
 import json
 import math
 import platform
+import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -320,6 +321,16 @@ class Trainer:
         base_elapsed = self.elapsed
         stopped_early = False
         running: dict[str, float] = {}
+        # Background jobs (nohup, `&`) start with SIGINT ignored, and schedulers send SIGTERM:
+        # both should stop the run the way Ctrl-C does, with a checkpoint.
+        def _stop(signum, frame):
+            raise KeyboardInterrupt
+        previous = {}
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                previous[sig] = signal.signal(sig, _stop)
+            except ValueError:  # not the main thread
+                pass
         bar = tqdm(total=cfg.steps, initial=self.step, desc=f"train {cfg.kind}", unit="step",
                    file=sys.stderr, dynamic_ncols=True,
                    mininterval=1.0 if sys.stderr.isatty() else 30.0)
@@ -347,6 +358,8 @@ class Trainer:
             print("\ninterrupted: saving a checkpoint", file=sys.stderr)
         finally:
             bar.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         ck = self.checkpoint()
         sample = self.save_samples()
         summary: dict[str, Any] = {

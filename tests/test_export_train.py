@@ -183,3 +183,26 @@ def test_bad_input_is_one_line_exit_2(data, args, needle, tmp_path):
     lines = [l for l in r.stderr.strip().splitlines() if l.startswith("stylecam: error")]
     assert len(lines) == 1 and needle in lines[0], r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_sigterm_stops_with_a_checkpoint(data, tmp_path):
+    """A background run (SIGINT ignored there) stopped by SIGTERM keeps its work, like Ctrl-C."""
+    import signal
+    import time
+
+    out = tmp_path / "bg"
+    p = subprocess.Popen([sys.executable, "-m", "realtime", "train", "feedforward", "--style", str(data["stripes"]),
+                          "--content-dir", str(data["photos"]), "-o", str(out), "--arch", "fast", "--widths", "8,16",
+                          "--res-blocks", "1", "--image-size", "32", "--style-size", "64", "--batch", "1",
+                          "--steps", "100000", "--checkpoint-every", "1", "--sample-every", "0", "--json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    deadline = time.monotonic() + 120
+    while not (out / "checkpoint.pt").is_file() and time.monotonic() < deadline and p.poll() is None:
+        time.sleep(0.2)
+    p.send_signal(signal.SIGTERM)
+    stdout, stderr = p.communicate(timeout=120)
+    assert p.returncode == 0, stderr
+    summary = json.loads(stdout)
+    assert summary["stopped_early"] and 1 <= summary["step"] < 100000
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == summary["step"]
