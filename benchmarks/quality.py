@@ -96,8 +96,11 @@ def contact_sheet(bank: StyleBank, engine: OrtEngine, photos: list[Path], path: 
     """Rows: the photo, then every style; columns: the photos. Labels under each style row."""
     cols = []
     for p in photos:
-        img = resize_long(read_rgb(p), cell)
-        img = cv2.resize(img, (cell, cell * img.shape[0] // img.shape[1] // 2 * 2))
+        img = read_rgb(p)
+        h, w = img.shape[:2]
+        side = min(h, w)  # square cells, so photos of any shape line up
+        img = img[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
+        img = cv2.resize(img, (cell, cell), interpolation=cv2.INTER_AREA)
         tiles = [img] + [engine.stylize(img, {s.index: 1.0}) for s in bank.styles]
         cols.append(tiles)
     rows = []
