@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from export.errors import UserError  # noqa: E402
 from export.gatys import GatysConfig, Style, resolve_device, stylize  # noqa: E402
-from export.keyframes import read_image, to_tensor, to_uint8, write_png  # noqa: E402
+from export.data import to_tensor, to_uint8  # noqa: E402
+from export.keyframes import read_image, write_png  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if a.threads:
             torch.set_num_threads(a.threads)
-        content, style = to_tensor(read_image(a.content, "content")), to_tensor(read_image(a.style, "style"))
+        content, style = to_tensor(read_image(a.content, "content"))[None], to_tensor(read_image(a.style, "style"))[None]
         scales = [int(v) for v in a.scales.split(",")] if a.scales else [a.size]
         cfg = GatysConfig(scales=scales, steps=a.steps, optimizer=a.optimizer, init=a.init, device=a.device,
                           save_every=1)
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gatys_bench: error: {e}", file=sys.stderr)
         return 2
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    write_png(a.out, to_uint8(result.image))
+    write_png(a.out, to_uint8(result.image[0]))
     per_step = [b - s for s, b in zip(stamps, stamps[1:])]  # first step also pays warm-up; left out
     report = {
         "content": str(a.content), "style": str(a.style), "optimizer": a.optimizer, "init": a.init,

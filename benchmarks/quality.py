@@ -25,7 +25,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from export import losses as L  # noqa: E402
-from export.data import is_held_out, list_images, read_rgb, to_tensor  # noqa: E402
+from export.data import is_held_out, list_images, read_rgb, resize_long, to_tensor, to_uint8  # noqa: E402
 from export.vgg import VGG19Features  # noqa: E402
 from realtime.engine import OrtEngine  # noqa: E402
 from realtime.modelfile import builtin_models  # noqa: E402
@@ -34,12 +34,6 @@ from realtime.styles import StyleBank  # noqa: E402
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYER = "relu4_2"
 DATA = ROOT.parent / "shared" / "data"
-
-
-def resize_long(img: np.ndarray, long_side: int) -> np.ndarray:
-    h, w = img.shape[:2]
-    s = long_side / max(h, w)
-    return cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
 
 
 class Scorer:
@@ -67,8 +61,8 @@ class Scorer:
         return style, content
 
 
-def style_file(style: dict, styles_dir: Path) -> Path | None:
-    p = styles_dir / f"{style['name']}.jpg"
+def style_file(name: str, styles_dir: Path) -> Path | None:
+    p = styles_dir / f"{name}.jpg"
     return p if p.is_file() else None
 
 
@@ -85,7 +79,7 @@ def gatys_output(photo: np.ndarray, style_path: Path, steps: int, cache: Path | 
     s = to_tensor(resize_long(read_rgb(style_path), 512))[None]
     res = stylize(to_tensor(photo)[None], [Style(s)], GatysConfig(steps=steps, max_size=512, device="cpu"),
                   progress=False)
-    out = (res.image[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    out = to_uint8(res.image[0])
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(f), cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
@@ -170,7 +164,7 @@ def main() -> int:
     for s in bank.styles:
         if wanted and s.name not in wanted:
             continue
-        sp = style_file({"name": s.name}, Path(args.styles_dir))
+        sp = style_file(s.name, Path(args.styles_dir))
         if sp is None:
             print(f"skip {s.name}: no style image in {args.styles_dir}", file=sys.stderr)
             continue
@@ -181,7 +175,8 @@ def main() -> int:
             a, b = scorer.score(out, pf, target)
             ours_s.append(a)
             ours_c.append(b)
-            photo_s.append(scorer.score(img, pf, target)[0])
+            with torch.no_grad():  # the photo's own features are already at hand
+                photo_s.append(float(L.gram_style_loss(pf, target, STYLE_LAYERS)))
             if args.gatys_steps and i < args.gatys_photos:
                 g = gatys_output(img, sp, args.gatys_steps, Path(args.gatys_cache), held[i].stem)
                 a, b = scorer.score(g, pf, target)

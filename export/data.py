@@ -63,11 +63,16 @@ def load_style(path: str | Path, size: int | None) -> torch.Tensor:
     if img is None:
         raise UserError(f"cannot read style image {p}: not a valid jpg/png/webp file")
     if size:
-        h, w = img.shape[:2]
-        s = size / max(h, w)
-        img = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))),
-                         interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
+        img = resize_long(img, size)
     return to_tensor(img)[None]
+
+
+def resize_long(img: np.ndarray, long_side: int) -> np.ndarray:
+    """Aspect-keeping resize so the long side is `long_side` (area down, cubic up)."""
+    h, w = img.shape[:2]
+    s = long_side / max(h, w)
+    return cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))),
+                      interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
 
 
 def to_tensor(img: np.ndarray) -> torch.Tensor:

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 import torch
 
+from .data import read_rgb, to_tensor, to_uint8
 from .errors import UserError
 from .gatys import (COLOR_SPACES, HIST_METHODS, OPTIMIZERS, PRESERVE_COLOR, GatysConfig, Style,
                     fine_coarse_styles, stylize)
@@ -40,11 +41,10 @@ def read_image(path: str | Path, what: str = "image") -> np.ndarray:
     p = Path(path)
     if not p.is_file():
         raise UserError(f"{what} {str(p)!r} does not exist or is not a file")
-    data = np.fromfile(str(p), dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    img = read_rgb(p)
     if img is None:
         raise UserError(f"{what} {str(p)!r} is not a readable image (png, jpg, bmp, tiff, webp)")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return img
 
 
 def read_mask(path: str | Path, what: str = "mask") -> np.ndarray:
@@ -72,14 +72,6 @@ def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
-
-
-def to_tensor(rgb: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
-
-
-def to_uint8(img: torch.Tensor) -> np.ndarray:
-    return (img[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255.0).round().astype(np.uint8)
 
 
 # ---------------------------------------------------------------- frame sources
@@ -260,8 +252,8 @@ def _styles(a: argparse.Namespace, content_hw: tuple[int, int], cache: dict[str,
                 raise UserError("--fine-style and --coarse-style go together")
             if a.style or a.mask or a.style_mask:
                 raise UserError("--fine-style/--coarse-style cannot be combined with --style, --mask or --style-mask")
-            cache["styles"] = fine_coarse_styles(to_tensor(read_image(a.fine_style, "fine style image")),
-                                                 to_tensor(read_image(a.coarse_style, "coarse style image")),
+            cache["styles"] = fine_coarse_styles(to_tensor(read_image(a.fine_style, "fine style image"))[None],
+                                                 to_tensor(read_image(a.coarse_style, "coarse style image"))[None],
                                                  a.style_layers)
         else:
             if not a.style:
@@ -273,7 +265,7 @@ def _styles(a: argparse.Namespace, content_hw: tuple[int, int], cache: dict[str,
                     raise UserError(f"{len(vals)} {opt} value(s) for {n} style image(s); give one per --style")
             masks = [torch.from_numpy(read_mask(m)) for m in a.mask] or [None] * n
             smasks = [torch.from_numpy(read_mask(m, "style mask")) for m in a.style_mask] or [None] * n
-            cache["styles"] = [Style(to_tensor(read_image(sp, "style image")), w, m, sm, None, f"style {sp!r}")
+            cache["styles"] = [Style(to_tensor(read_image(sp, "style image"))[None], w, m, sm, None, f"style {sp!r}")
                                for sp, w, m, sm in zip(a.style, blend, masks, smasks)]
             cache["mask_names"] = list(a.mask)
     styles = cache["styles"]
@@ -289,7 +281,7 @@ def _styles(a: argparse.Namespace, content_hw: tuple[int, int], cache: dict[str,
 def _config(a: argparse.Namespace) -> GatysConfig:
     init: str | torch.Tensor = a.init
     if a.init not in ("content", "noise"):
-        init = to_tensor(read_image(a.init, "init image"))
+        init = to_tensor(read_image(a.init, "init image"))[None]
     if a.scales and any(s <= 0 for s in a.scales):
         raise UserError(f"--scales must be positive sizes, got {a.scales}")
     for name in [*a.content_layers, *a.style_layers]:
@@ -373,9 +365,9 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
                     (out / "steps").mkdir(exist_ok=True)
 
                     def snap(step: int, img: torch.Tensor, stem: str = name[:-4]) -> None:
-                        write_png(out / "steps" / f"{stem}_step{step:05d}.png", to_uint8(img))
-                result = stylize(to_tensor(fr.rgb), styles, cfg, on_snapshot=snap, progress=not a.quiet)
-                write_png(out / name, to_uint8(result.image))
+                        write_png(out / "steps" / f"{stem}_step{step:05d}.png", to_uint8(img[0]))
+                result = stylize(to_tensor(fr.rgb)[None], styles, cfg, on_snapshot=snap, progress=not a.quiet)
+                write_png(out / name, to_uint8(result.image[0]))
                 final = result.history[-1]
                 index["keyframes"].append({
                     "file": name, "source": fr.source, "timestamp": fr.timestamp, "frame_index": fr.frame_index,

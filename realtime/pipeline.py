@@ -174,6 +174,15 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
                 abort.set()
         return body
 
+    def hand_on(q: queue.Queue, item: object, stage: str) -> bool:
+        """Queue an item for the next stage: live drops the stale one, files wait. False: aborted."""
+        if live:
+            _put_latest(q, item, stats)
+        elif not _put(q, item, abort):
+            return False
+        stats.observe_queue(stage, q.qsize())
+        return True
+
     def reader() -> None:
         it = iter(source)
         try:
@@ -185,12 +194,8 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
                     break
                 stats.record("read", (time.perf_counter() - t) * 1000)
                 stats.frames_in += 1
-                item = (frame, time.perf_counter())
-                if live:
-                    _put_latest(q_in, item, stats)
-                elif not _put(q_in, item, abort):
+                if not hand_on(q_in, (frame, time.perf_counter()), "read"):
                     break
-                stats.observe_queue("read", q_in.qsize())
         finally:
             close = getattr(it, "close", None)
             if close is not None:
@@ -231,12 +236,8 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
                     for p in post:
                         out = p(src, out)
                     stats.record("post", (time.perf_counter() - t) * 1000)
-                res = (frame, Frame(out, frame.pts, frame.index, frame.name), t_read)
-                if live:
-                    _put_latest(q_out, res, stats)
-                elif not _put(q_out, res, abort):
+                if not hand_on(q_out, (frame, Frame(out, frame.pts, frame.index, frame.name), t_read), "write"):
                     break
-                stats.observe_queue("write", q_out.qsize())
         finally:
             _put(q_out, _END, abort)
 
