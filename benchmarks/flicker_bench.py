@@ -8,9 +8,10 @@ For every clip (default: each file in ../shared/data/video/ when that folder exi
 one by one with the realtime engine (StyleBank + OrtEngine, CPU) and the same raw output is
 also passed through realtime.stabilize.Stabilizer. Reported per clip and output:
 
-- warping error (Lai et al. 2018): previous output warped by the *input's* flow (DIS medium,
-  full size, forward-backward occlusion check) vs the current output, RGB in [0, 1] summed over
-  channels, mean over non-occluded pixels and pairs; the input clip's own figure and the ratio;
+- warping error (Lai et al. 2018): previous output warped by the *input's* flow (DIS
+  "accurate": medium refined to full resolution, see realtime/temporal.py; forward-backward
+  occlusion check) vs the current output, RGB in [0, 1] summed over channels, mean over
+  non-occluded pixels and pairs; the input clip's own figure and the ratio;
 - mean |O_t - O_t-1| (0..255), the flow-free flicker figure;
 - fps of the stylizer alone and with the stabilizer (same run, interleaved, CPU);
 - synthetic clip only: "ghost" error inside the moving objects' occluded and disoccluded
@@ -166,7 +167,7 @@ def _sq_err(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
 def run_clip(name: str, frames: list[np.ndarray], engine: OrtEngine, mix: dict[int, float], args: argparse.Namespace,
              clean: list[np.ndarray] | None = None, masks: list[np.ndarray] | None = None) -> dict:
     stab = Stabilizer(args.strength, args.flow_scale, preset=args.preset, **json.loads(args.options))
-    meter = TemporalMeter(FlowEstimator("medium", 1.0))
+    meter = TemporalMeter(FlowEstimator(args.eval_flow, 1.0))
     engine.stylize(frames[0], mix)  # warm-up: session creation and first-run allocations are not timed
     t_style = t_stab = 0.0
     rng = np.random.default_rng(1)
@@ -248,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--flow-scale", type=float, default=0.5)
     ap.add_argument("--preset", default="fast", choices=["ultrafast", "fast", "medium"])
     ap.add_argument("--options", default="{}", help='more Stabilizer keyword arguments as JSON, e.g. \'{"photo_high": 12}\'')
+    ap.add_argument("--eval-flow", default="accurate", choices=["fast", "medium", "accurate"],
+                    help="DIS setting of the measuring flow (full size; default accurate)")
     ap.add_argument("--threads", type=int, default=None, help="onnxruntime CPU threads (default: physical cores)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
     args = ap.parse_args(argv)

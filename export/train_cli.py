@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--widths", type=lambda s: [int(x) for x in _csv(s)], default=None,
                            help="fast arch channels at 1/2 and 1/4 resolution, e.g. 16,48")
             q.add_argument("--temporal-weight", type=float, default=0.0,
-                           help="weight of the warp-consistency loss against flicker (e.g. 1e2; default 0 = off)")
+                           help="weight of the warp-consistency loss against flicker (e.g. 1e6 with the default losses; 0 = off)")
     return p
 
 
