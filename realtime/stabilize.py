@@ -39,8 +39,8 @@ class Stabilizer:
     """
 
     def __init__(self, strength: float = 0.6, flow_scale: float = 0.5, *, preset: str = "fast",
-                 alpha: float = FB_ALPHA, beta: float = FB_BETA, photo_low: float = 4.0, photo_high: float = 12.0,
-                 max_motion: float = 48.0, grow: int = 3, soften: int = 5, boundary: int = 3,
+                 alpha: float = FB_ALPHA, beta: float = FB_BETA, photo_low: float = 4.0, photo_high: float = 10.0,
+                 max_motion: float = 48.0, grow: int = 4, soften: int = 5, boundary: int = 3,
                  cuts: SceneCutDetector | None = None) -> None:
         if not 0.0 <= strength < 1.0:
             raise UserError(f"stabilizer strength {strength} is out of range; use a number from 0 to 0.99")
