@@ -5,7 +5,8 @@
 
 For each model kind x size x device (CPU; CUDA when a session loads there) it writes a
 generated clip, runs `run_pipeline` (decode | infer | encode threads) and the naive
-read-run-write loop on it, and reports fps, per-stage ms and the speed-up ratio.
+read-run-write loop on it, and reports fps, per-stage ms and the speed-up ratio; then the
+pipeline again with the flicker stabilizer on (`--stabilize`, which runs in the writer thread).
 Tiny built models are a few 3x3 convolutions (needs the `onnx` package; realtime does not).
 """
 from __future__ import annotations
@@ -30,6 +31,7 @@ from realtime.modelfile import builtin_models, read_model_info  # noqa: E402
 from realtime.pipeline import RenderSettings, constant_settings, run_pipeline  # noqa: E402
 from realtime.sinks import VideoFileSink  # noqa: E402
 from realtime.sources import VideoSource  # noqa: E402
+from realtime.stabilize import Stabilizer  # noqa: E402
 from realtime.styles import StyleBank  # noqa: E402
 
 SIZES = ["320x240", "640x360", "1280x720", "1920x1080"]
@@ -109,11 +111,12 @@ def naive(clip: Path, engine: OrtEngine, out: Path, settings: RenderSettings) ->
     return n / (time.perf_counter() - t)
 
 
-def threaded(clip: Path, engine: OrtEngine, out: Path, settings: RenderSettings) -> tuple[float, dict]:
+def threaded(clip: Path, engine: OrtEngine, out: Path, settings: RenderSettings, post: list | None = None
+             ) -> tuple[float, dict]:
     src = VideoSource(str(clip))
     sink = VideoFileSink(out, fps=src.rate, time_base=src.time_base)
     t = time.perf_counter()
-    stats = run_pipeline(src, engine, [sink], constant_settings(settings), progress=False)
+    stats = run_pipeline(src, engine, [sink], constant_settings(settings), post=post or [], progress=False)
     return stats.frames_out / (time.perf_counter() - t), dict(stats.stage_ms)
 
 
@@ -161,10 +164,12 @@ def main(argv: list[str] | None = None) -> int:
                 engine.stylize(np.zeros((h, w, 3), np.uint8), settings.mix)  # warm-up: session, allocations
                 fps_pipe, stage = threaded(clip, engine, tmp / "pipe.mp4", settings)
                 fps_naive = naive(clip, engine, tmp / "naive.mp4", settings)
+                fps_stab, stage_stab = threaded(clip, engine, tmp / "stab.mp4", settings, [Stabilizer(0.5)])
                 row = {"model": model.name, "kind": kind, "device": engine.device, "size": spec, "frames": n,
                        "fps": round(fps_pipe, 2), "naive_fps": round(fps_naive, 2),
                        "speedup": round(fps_pipe / fps_naive, 2) if fps_naive else None,
-                       "stage_ms": {k: round(v, 2) for k, v in stage.items()}}
+                       "stage_ms": {k: round(v, 2) for k, v in stage.items()},
+                       "fps_stabilized": round(fps_stab, 2), "stabilizer_ms": round(stage_stab.get("post", 0.0), 2)}
                 rows.append(row)
                 print(f"  {model.name} {engine.device} {spec}: {fps_pipe:.1f} fps (naive {fps_naive:.1f})",
                       file=sys.stderr)
@@ -172,13 +177,13 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     head = f"{'model':<22}{'kind':<12}{'dev':<6}{'size':<11}{'frames':>7}{'fps':>9}{'naive':>9}{'ratio':>7}" \
-           f"{'read':>8}{'infer':>8}{'write':>8}  (ms)"
+           f"{'read':>8}{'infer':>8}{'write':>8}  (ms){'stabilized':>12}{'post ms':>9}"
     print(head)
     for r in rows:
         s = r["stage_ms"]
         print(f"{r['model']:<22}{r['kind']:<12}{r['device']:<6}{r['size']:<11}{r['frames']:>7}{r['fps']:>9.1f}"
               f"{r['naive_fps']:>9.1f}{r['speedup']:>7.2f}{s.get('read', 0):>8.1f}{s.get('infer', 0):>8.1f}"
-              f"{s.get('write', 0):>8.1f}")
+              f"{s.get('write', 0):>8.1f}      {r['fps_stabilized']:>12.1f}{r['stabilizer_ms']:>9.1f}")
     return 0
 
 

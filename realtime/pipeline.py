@@ -205,6 +205,7 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
     def worker() -> None:
         size_seen: fr.Size | None = None
         post_on = bool(post)
+        work_changed = False
         try:
             while True:
                 item = _get(q_in, abort)
@@ -217,9 +218,7 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
                 h, w = src.shape[:2]
                 work = fr.target_size(settings.size, w, h)
                 if work != size_seen:
-                    if size_seen is not None:
-                        for p in post:
-                            p.reset()
+                    work_changed = size_seen is not None
                     size_seen = work
                 small = fr.resize(src, work)
                 out = engine.stylize(small, settings.mix, strength=settings.strength,
@@ -227,16 +226,10 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
                 out = fr.resize(out, (w, h))
                 stats.record("infer", (time.perf_counter() - t) * 1000)
                 use_post = bool(post) and getattr(settings, "stabilize", True) is not False
-                if use_post != post_on:
-                    post_on = use_post
-                    for p in post:
-                        p.reset()
-                if use_post:
-                    t = time.perf_counter()
-                    for p in post:
-                        out = p(src, out)
-                    stats.record("post", (time.perf_counter() - t) * 1000)
-                if not hand_on(q_out, (frame, Frame(out, frame.pts, frame.index, frame.name), t_read), "write"):
+                reset = use_post != post_on or work_changed
+                post_on, work_changed = use_post, False
+                # the post-processors run in the writer thread, overlapping the next frame's inference
+                if not hand_on(q_out, (frame, out, t_read, use_post, reset), "write"):
                     break
         finally:
             _put(q_out, _END, abort)
@@ -246,7 +239,16 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
             item = _get(q_out, abort)
             if item is _END:
                 return
-            src, out, t_read = item
+            frame, out, t_read, use_post, reset = item
+            if reset:
+                for p in post:
+                    p.reset()
+            if use_post:
+                t = time.perf_counter()
+                for p in post:
+                    out = p(frame.image, out)
+                stats.record("post", (time.perf_counter() - t) * 1000)
+            src, out = frame, Frame(out, frame.pts, frame.index, frame.name)
             t = time.perf_counter()
             for s in sinks:
                 s.write(out)
