@@ -203,9 +203,6 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
             _put(q_in, _END, abort)
 
     def worker() -> None:
-        size_seen: fr.Size | None = None
-        post_on = bool(post)
-        work_changed = False
         try:
             while True:
                 item = _get(q_in, abort)
@@ -217,38 +214,37 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
                 src = frame.image
                 h, w = src.shape[:2]
                 work = fr.target_size(settings.size, w, h)
-                if work != size_seen:
-                    work_changed = size_seen is not None
-                    size_seen = work
                 small = fr.resize(src, work)
                 out = engine.stylize(small, settings.mix, strength=settings.strength,
                                      preserve_color=settings.preserve_color, alpha=settings.alpha)
                 out = fr.resize(out, (w, h))
                 stats.record("infer", (time.perf_counter() - t) * 1000)
                 use_post = bool(post) and getattr(settings, "stabilize", True) is not False
-                reset = use_post != post_on or work_changed
-                post_on, work_changed = use_post, False
                 # the post-processors run in the writer thread, overlapping the next frame's inference
-                if not hand_on(q_out, (frame, out, t_read, use_post, reset), "write"):
+                if not hand_on(q_out, (frame, out, t_read, use_post, work), "write"):
                     break
         finally:
             _put(q_out, _END, abort)
 
     def writer() -> None:
+        # Post-processor state lives here, beside the post-processors: a live frame dropped on the
+        # way cannot lose a reset (switched back on, or a new working size).
+        post_on, size_seen = bool(post), None
         while True:
             item = _get(q_out, abort)
             if item is _END:
                 return
-            frame, out, t_read, use_post, reset = item
-            if reset:
+            frame, out, t_read, use_post, work = item
+            if use_post != post_on or (size_seen is not None and work != size_seen):
                 for p in post:
                     p.reset()
+            post_on, size_seen = use_post, work
             if use_post:
                 t = time.perf_counter()
                 for p in post:
                     out = p(frame.image, out)
                 stats.record("post", (time.perf_counter() - t) * 1000)
-            src, out = frame, Frame(out, frame.pts, frame.index, frame.name)
+            out = Frame(out, frame.pts, frame.index, frame.name)
             t = time.perf_counter()
             for s in sinks:
                 s.write(out)
@@ -256,7 +252,7 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
             stats.frames_out += 1
             stats.record("latency", (time.perf_counter() - t_read) * 1000)
             if on_frame is not None:
-                on_frame(src, out, stats)
+                on_frame(frame, out, stats)
             if bar is not None:
                 bar.update(1)
 
