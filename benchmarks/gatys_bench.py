@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from export.errors import UserError  # noqa: E402
 from export.gatys import GatysConfig, Style, resolve_device, stylize  # noqa: E402
-from export.data import to_tensor, to_uint8  # noqa: E402
-from export.keyframes import read_image, write_png  # noqa: E402
+from export.data import read_image, to_tensor, to_uint8  # noqa: E402
+from export.keyframes import write_png  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 

@@ -54,14 +54,21 @@ def read_rgb(path: str | Path) -> np.ndarray | None:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
-def load_style(path: str | Path, size: int | None) -> torch.Tensor:
-    """(1,3,H,W) in [0,1], long side resized to `size` (None keeps it)."""
+def read_image(path: str | Path, what: str = "image") -> np.ndarray:
+    """RGB uint8 (H,W,3) of a file the user named; a missing or undecodable file is a UserError
+    naming `what`. Grey and alpha inputs are converted; Unicode paths work (imdecode)."""
     p = Path(path)
     if not p.is_file():
-        raise UserError(f"style image not found: {p}; check the path")
+        raise UserError(f"{what} not found: {p}; check the path")
     img = read_rgb(p)
     if img is None:
-        raise UserError(f"cannot read style image {p}: not a valid jpg/png/webp file")
+        raise UserError(f"cannot read {what} {p}: not a readable image (png, jpg, bmp, tiff, webp)")
+    return img
+
+
+def load_style(path: str | Path, size: int | None) -> torch.Tensor:
+    """(1,3,H,W) in [0,1], long side resized to `size` (None keeps it)."""
+    img = read_image(path, "style image")
     if size:
         img = resize_long(img, size)
     return to_tensor(img)[None]

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import torch
 
-from .data import read_rgb, to_tensor, to_uint8
+from .data import read_image, to_tensor, to_uint8
 from .errors import UserError
 from .gatys import (COLOR_SPACES, HIST_METHODS, OPTIMIZERS, PRESERVE_COLOR, GatysConfig, Style,
                     fine_coarse_styles, stylize)
@@ -35,17 +35,6 @@ EXIT_USER, EXIT_INTERRUPTED = 2, 130
 
 
 # ---------------------------------------------------------------- image files
-
-def read_image(path: str | Path, what: str = "image") -> np.ndarray:
-    """RGB uint8 (H,W,3); grey and alpha inputs are converted. Unicode paths work (imdecode)."""
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"{what} {str(p)!r} does not exist or is not a file")
-    img = read_rgb(p)
-    if img is None:
-        raise UserError(f"{what} {str(p)!r} is not a readable image (png, jpg, bmp, tiff, webp)")
-    return img
-
 
 def read_mask(path: str | Path, what: str = "mask") -> np.ndarray:
     """Float32 (H,W) in [0,1] from any grayscale or colour image (colour is converted to grey)."""
