@@ -92,7 +92,7 @@ def to_uint8(t: torch.Tensor) -> np.ndarray:
 
 
 class ImageCache:
-    """Decoded images, short side resized to `short`, held in memory as uint8."""
+    """Decoded images, short side resized to `short` (0: kept as is), held in memory as uint8."""
 
     def __init__(self, paths: Sequence[Path], short: int, label: str = "images"):
         self.images: list[np.ndarray] = []
@@ -104,10 +104,11 @@ class ImageCache:
                 self.skipped += 1
                 print(f"warning: skipping unreadable image {p}", file=sys.stderr)
                 continue
-            h, w = img.shape[:2]
-            s = short / min(h, w)
-            img = cv2.resize(img, (max(short, round(w * s)), max(short, round(h * s))),
-                             interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
+            if short:
+                h, w = img.shape[:2]
+                s = short / min(h, w)
+                img = cv2.resize(img, (max(short, round(w * s)), max(short, round(h * s))),
+                                 interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
             self.images.append(img)
             self.paths.append(p)
         if self.skipped:

@@ -195,18 +195,22 @@ def adain(content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tens
 class AdaINDecoder(nn.Module):
     """Mirror of VGG19 up to relu4_1: reflection padding, nearest upsampling, no norms.
 
-    A sigmoid bounds the output to [0,1], the runtime's image contract.
+    `width` scales every channel count but the 512 input: 0.5 is the CPU model
+    (a quarter of the multiply-adds, strokes as sharp at our sizes). A sigmoid
+    bounds the output to [0,1], the runtime's image contract.
     """
 
-    def __init__(self):
+    def __init__(self, width: float = 1.0):
         super().__init__()
+        self.width = width
+        c4, c3, c2, c1 = (max(8, int(round(c * width))) for c in (256, 256, 128, 64))
 
         def c(i: int, o: int, up: int = 1, relu: bool = True) -> ConvNorm:
             return ConvNorm(i, o, 3, upsample=up, norm=False, relu=relu)
 
         self.layers = nn.ModuleList([
-            c(512, 256), c(256, 256, up=2), c(256, 256), c(256, 256), c(256, 128),
-            c(128, 128, up=2), c(128, 64), c(64, 64, up=2), c(64, 3, relu=False),
+            c(512, c4), c(c4, c3, up=2), c(c3, c3), c(c3, c3), c(c3, c2),
+            c(c2, c2, up=2), c(c2, c1), c(c1, c1, up=2), c(c1, 3, relu=False),
         ])
 
     # Caffe-scale VGG activations at relu4_1 are in the hundreds; scaling them down
@@ -221,17 +225,21 @@ class AdaINDecoder(nn.Module):
 
 
 class AdaINNet(nn.Module):
-    """Frozen VGG19 encoder + AdaIN + trained decoder."""
+    """Frozen VGG19 encoder + AdaIN + trained decoder.
+
+    Training passes in the loss network as `encoder`, so one frozen VGG19 serves
+    both (it must reach relu4_1).
+    """
 
     size_multiple = 8
 
-    def __init__(self):
+    def __init__(self, decoder_width: float = 1.0, encoder: VGG19Features | None = None):
         super().__init__()
-        self.encoder = VGG19Features([ADAIN_LAYER])
-        self.decoder = AdaINDecoder()
+        self.encoder = encoder if encoder is not None else VGG19Features([ADAIN_LAYER])
+        self.decoder = AdaINDecoder(decoder_width)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)[ADAIN_LAYER]
+        return self.encoder(x, [ADAIN_LAYER])[ADAIN_LAYER]
 
     def style_stats(self, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return mean_std(self.encode(style))

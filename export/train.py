@@ -23,10 +23,12 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import losses as L
+from . import precision as P
 from . import temporal_loss as TL
+from .adain_data import ContentFeatures, StyleStats, content_short_side
 from .data import ImageCache, list_images, load_style, save_grid, split_holdout
 from .errors import UserError
-from .nets import AdaINNet, NetConfig, TransformerNet, adain
+from .nets import ADAIN_LAYER, AdaINNet, NetConfig, TransformerNet, adain
 from .vgg import VGG19Features, canonical
 
 KINDS = ("feedforward", "cin", "adain")
@@ -56,9 +58,13 @@ class TrainConfig:
     checkpoint_every: int = 500
     sample_every: int = 500
     log_every: int = 10
-    amp: bool = False
+    amp: bool = False                               # old spelling of precision="fp16" (CUDA)
+    precision: str = "auto"                         # auto: bf16 on CPUs with bf16 units, fp16 on CUDA, else fp32
     channels_last: bool = False
     max_images: int = 0                             # 0: all content images
+    checkpoint_minutes: float = 10.0                # also checkpoint at least this often (0: by steps only)
+    state: str | None = None                        # small weights-only copy to keep in the repository
+    style_windows: int = 2                          # adain: extra half-size views per painting
 
     def resolved(self) -> "TrainConfig":
         """Fill kind defaults (papers' layers and weights) and validate names."""
@@ -130,14 +136,16 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
         use_cuda = self.device.type == "cuda"
-        self.amp = cfg.amp and use_cuda
+        self.precision = P.resolve("fp16" if (cfg.amp and use_cuda) else cfg.precision, self.device)
+        self.amp = self.precision == "fp16"  # fp16 needs loss scaling; bf16 does not
         self.mem_format = torch.channels_last if (cfg.channels_last and use_cuda) else torch.contiguous_format
+        print(f"precision: {self.precision} on {self.device.type}", file=sys.stderr)
 
         paths = list_images(cfg.content_dir)
         train, held = split_holdout(paths, cfg.holdout)
         if cfg.max_images:
             train = train[: cfg.max_images]
-        short = int(math.ceil(cfg.image_size * 1.15))
+        short = content_short_side(cfg.image_size) if cfg.kind == "adain" else int(math.ceil(cfg.image_size * 1.15))
         self.content = ImageCache(train, short, "content images")
         self.held = ImageCache(held[:16], cfg.image_size, "held-out images")
         print(f"content: {len(self.content)} training photos, {len(self.held)} held out"
@@ -146,12 +154,10 @@ class Trainer:
         layers = sorted(set(self.cfg.content_layers) | set(self.cfg.style_layers))
         self.vgg = VGG19Features(layers).to(self.device, memory_format=self.mem_format)
         if cfg.kind == "adain":
-            self.net = AdaINNet().to(self.device)
+            self.net = AdaINNet(float(cfg.net.get("decoder_width", 1.0)), encoder=self.vgg).to(self.device)
             self.params = list(self.net.decoder.parameters())
-            dirs = [cfg.style_dir] if isinstance(cfg.style_dir, str) else list(cfg.style_dir)
-            style_paths = [p for d in dirs for p in list_images(d)]
-            self.style_cache = ImageCache(style_paths, short, "style images")
             self.style_meta = []
+            self._adain_data()
         else:
             ncfg = NetConfig(**{**cfg.net, "n_styles": len(cfg.styles) if cfg.kind == "cin" else 1})
             self.net = TransformerNet(ncfg).to(self.device, memory_format=self.mem_format)
@@ -164,6 +170,22 @@ class Trainer:
             self._load(resume)
 
     # ------------------------------------------------------------------ targets
+    def _adain_data(self) -> None:
+        """Held-out split of the paintings by file-name hash, then everything encoded once."""
+        cfg = self.cfg
+        dirs = [cfg.style_dir] if isinstance(cfg.style_dir, str) else list(cfg.style_dir)
+        style_paths = [p for d in dirs for p in list_images(d)]
+        s_train, s_held = split_holdout(style_paths, cfg.holdout)
+        train_imgs = ImageCache(s_train, 0, "style images")
+        held_imgs = ImageCache(s_held, 0, "held-out style images") if s_held else None
+        print(f"styles: {len(train_imgs)} training paintings, {len(held_imgs or [])} held out", file=sys.stderr)
+        with torch.no_grad(), P.autocast(self.device, self.precision):
+            self.features = ContentFeatures(self.content, self.net.encode, ADAIN_LAYER, self.device)
+            self.style_stats = StyleStats(train_imgs.images, self.vgg, cfg.style_layers, self.device,
+                                          cfg.style_size, cfg.style_windows, cfg.seed)
+            self.held_style_stats = (StyleStats(held_imgs.images, self.vgg, cfg.style_layers, self.device,
+                                                cfg.style_size, 0, cfg.seed) if held_imgs else None)
+
     def _style_targets(self) -> None:
         grams: dict[str, list[torch.Tensor]] = {l: [] for l in self.cfg.style_layers}
         with torch.no_grad():
@@ -175,31 +197,37 @@ class Trainer:
         self.grams = {l: torch.stack(g) for l, g in grams.items()}  # (S, C, C)
 
     # ------------------------------------------------------------------ steps
-    def _losses(self, x: torch.Tensor, idx: torch.Tensor | None = None, style: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
+    def _losses(self, x: torch.Tensor, idx: torch.Tensor | None = None, style: torch.Tensor | None = None,
+                style_stats: StyleStats | None = None) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
         cfg = self.cfg
         lt = None
         if cfg.kind == "adain":
+            # x: cached relu4_1 content features; style: view indices into the style statistics
+            stats = (style_stats or self.style_stats).batch(style.cpu())
+            stats = {l: (m.to(self.device), s.to(self.device)) for l, (m, s) in stats.items()}
             with torch.no_grad():
-                feats_s = self.vgg(style, cfg.style_layers)
-                f_c = self.net.encode(x)
-                m, s = L.mean_std(feats_s[L.ADAIN_CONTENT_LAYER])
-                t = adain(f_c, m, s)
+                t = adain(x.float(), *stats[ADAIN_LAYER])
             y = self.net.decoder(t)
             fy = self.vgg(y, cfg.style_layers)
-            lc = F.mse_loss(fy[L.ADAIN_CONTENT_LAYER], t)
-            ls = L.mean_std_style_loss(fy, {l: L.mean_std(feats_s[l]) for l in cfg.style_layers}, cfg.style_layers)
+            with torch.autocast(self.device.type, enabled=False):
+                fy = {l: v.float() for l, v in fy.items()}
+                lc = F.mse_loss(fy[L.ADAIN_CONTENT_LAYER], t)
+                ls = L.mean_std_style_loss(fy, stats, cfg.style_layers)
         else:
             w = F.one_hot(idx, self.net.n_styles).float() if self.net.n_styles > 1 else None
             y = self.net(x, w)
             with torch.no_grad():
                 fx = self.vgg(x, cfg.content_layers)
             fy = self.vgg(y)
-            lc = L.content_loss(fy, fx, cfg.content_layers)
-            ls = L.gram_style_loss(fy, {l: g[idx] for l, g in self.grams.items()}, cfg.style_layers)
+            with torch.autocast(self.device.type, enabled=False):  # losses in fp32 whatever the nets ran in
+                fy = {l: v.float() for l, v in fy.items()}
+                fx = {l: v.float() for l, v in fx.items()}
+                lc = L.content_loss(fy, fx, cfg.content_layers)
+                ls = L.gram_style_loss(fy, {l: g[idx] for l, g in self.grams.items()}, cfg.style_layers)
             if cfg.temporal_weight > 0:
                 x2, grid = TL.warped_pair(x)
-                lt = TL.temporal_loss(y, self.net(x2, w), grid)
+                lt = TL.temporal_loss(y.float(), self.net(x2, w).float(), grid)
+        y = y.float()
         ltv = L.tv_loss(y)
         total = cfg.content_weight * lc + cfg.style_weight * ls + cfg.tv_weight * ltv
         if lt is not None:
@@ -211,10 +239,10 @@ class Trainer:
 
     def _sample_inputs(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         cfg = self.cfg
-        x = self.content.batch(cfg.batch, cfg.image_size, self.rng).to(self.device, memory_format=self.mem_format)
         if cfg.kind == "adain":
-            s = self.style_cache.batch(cfg.batch, cfg.image_size, self.rng).to(self.device)
-            return x, None, s
+            f = self.features.batch(cfg.batch, cfg.image_size, self.rng).to(self.device)
+            return f, None, self.style_stats.sample(cfg.batch, self.rng)
+        x = self.content.batch(cfg.batch, cfg.image_size, self.rng).to(self.device, memory_format=self.mem_format)
         n = self.net.n_styles
         idx = torch.as_tensor(self.rng.integers(0, n, cfg.batch), device=self.device)
         return x, idx, None
@@ -222,7 +250,7 @@ class Trainer:
     def train_step(self) -> dict[str, float]:
         self.net.train()
         x, idx, s = self._sample_inputs()
-        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
+        with P.autocast(self.device, self.precision):
             loss, parts, _ = self._losses(x, idx, s)
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
@@ -232,26 +260,35 @@ class Trainer:
         return parts
 
     # ------------------------------------------------------------------ io
+    def _net_config(self) -> dict:
+        if isinstance(self.net, TransformerNet):
+            return self.net.cfg.to_dict()
+        return {"decoder_width": self.net.decoder.width}
+
     def checkpoint(self, path: Path | None = None) -> Path:
+        """Full checkpoint in the run folder; with `state`, also the small weights-only copy."""
         path = path or self.out / "checkpoint.pt"
-        state = {
-            "format": "stylecam-checkpoint-1",
+        trained = self.net.decoder if self.cfg.kind == "adain" else self.net
+        common = {
             "kind": self.cfg.kind,
             "config": asdict(self.cfg),
-            "net_config": self.net.cfg.to_dict() if isinstance(self.net, TransformerNet) else {},
-            "model": (self.net.decoder if self.cfg.kind == "adain" else self.net).state_dict(),
-            "optimizer": self.opt.state_dict(),
+            "net_config": self._net_config(),
             "step": self.step,
             "elapsed_s": self.elapsed,
-            "history": self.history,
             "styles": self.style_meta,
             "hardware": hardware_string(self.device),
+            "precision": self.precision,
             "command": " ".join(sys.argv),
-            "rng": self.rng.bit_generator.state,
         }
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(state, tmp)
-        tmp.replace(path)
+        state = {"format": CHECKPOINT_FORMAT, **common, "model": trained.state_dict(),
+                 "optimizer": self.opt.state_dict(), "history": self.history, "rng": self.rng.bit_generator.state}
+        _save_atomic(state, path)
+        if self.cfg.state:
+            small = {"format": STATE_FORMAT, **common, "history": self.history[-100:],
+                     "model": {k: v.detach().to(torch.float16) if v.is_floating_point() else v
+                               for k, v in trained.state_dict().items()}}
+            Path(self.cfg.state).parent.mkdir(parents=True, exist_ok=True)
+            _save_atomic(small, Path(self.cfg.state))
         return path
 
     def _load(self, path: str) -> None:
@@ -260,8 +297,11 @@ class Trainer:
             raise UserError(f"--resume {path} holds a {ck['kind']} model, not {self.cfg.kind}")
         target = self.net.decoder if self.cfg.kind == "adain" else self.net
         try:
-            target.load_state_dict(ck["model"])
-            self.opt.load_state_dict(ck["optimizer"])
+            target.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ck["model"].items()})
+            if "optimizer" in ck:
+                self.opt.load_state_dict(ck["optimizer"])
+            else:
+                print(f"{path} holds weights only: the optimiser starts afresh", file=sys.stderr)
         except (RuntimeError, ValueError) as e:
             raise UserError(f"--resume {path} does not match this model's shape (different styles or net options?)") from e
         self.step = ck["step"]
@@ -277,12 +317,11 @@ class Trainer:
         x = torch.stack([self.held.center(i, self.cfg.image_size) for i in range(n)]).to(self.device)
         rows = [x.cpu()]
         with torch.no_grad():
-            if self.cfg.kind == "adain":
-                s = torch.stack([self.style_cache.center(i, self.cfg.image_size)
-                                 for i in range(min(n, len(self.style_cache)))]).to(self.device)
-                s = s[torch.arange(n) % len(s)]
-                m, sd = self.net.style_stats(s)
-                rows += [s.cpu(), self.net(x, m, sd).cpu()]
+            if self.cfg.kind == "adain":  # held-out photos x held-out paintings
+                stats = self._validation_stats()
+                pick = torch.arange(n) % len(stats)
+                m, sd = stats.batch(pick)[ADAIN_LAYER]
+                rows.append(self.net(x, m.to(self.device), sd.to(self.device)).cpu())
             else:
                 for k in range(min(self.net.n_styles, 6)):
                     idx = torch.full((n,), k, device=self.device, dtype=torch.long)
@@ -292,17 +331,24 @@ class Trainer:
         save_grid(path, rows)
         return path
 
+    def _validation_stats(self) -> StyleStats:
+        return self.held_style_stats or self.style_stats
+
     def validate(self) -> dict[str, Any]:
         """Mean content and style loss on held-out photos (never trained on)."""
         self.net.eval()
         x = torch.stack([self.held.center(i, self.cfg.image_size) for i in range(len(self.held))]).to(self.device)
         out: dict[str, Any] = {"images": len(x)}
         with torch.no_grad():
-            if self.cfg.kind == "adain":
-                s = torch.stack([self.style_cache.center(i % len(self.style_cache), self.cfg.image_size)
-                                 for i in range(len(x))]).to(self.device)
-                _, parts, _ = self._losses(x, None, s)
-                out.update(content=parts["content"], style=parts["style"])
+            if self.cfg.kind == "adain":  # every held-out photo with every held-out painting
+                stats = self._validation_stats()
+                f = self.net.encode(x)
+                cs, ss = [], []
+                for k in range(len(stats)):
+                    _, parts, _ = self._losses(f, None, torch.full((len(x),), k), stats)
+                    cs.append(parts["content"])
+                    ss.append(parts["style"])
+                out.update(content=float(np.mean(cs)), style=float(np.mean(ss)), paintings=len(stats))
             else:
                 per = []
                 for k in range(self.net.n_styles):
@@ -318,6 +364,7 @@ class Trainer:
     def run(self, max_minutes: float | None = None) -> dict[str, Any]:
         cfg = self.cfg
         start = time.monotonic()
+        last_ck = start
         base_elapsed = self.elapsed
         stopped_early = False
         running: dict[str, float] = {}
@@ -346,8 +393,10 @@ class Trainer:
                     self.history.append({"step": self.step, **{k: round(v, 6) for k, v in running.items()}})
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.3g}" for k, v in running.items() if k != "tv"}, refresh=False)
-                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                due = cfg.checkpoint_minutes and time.monotonic() - last_ck > cfg.checkpoint_minutes * 60
+                if (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) or due:
                     self.checkpoint()
+                    last_ck = time.monotonic()
                 if cfg.sample_every and self.step % cfg.sample_every == 0:
                     self.save_samples()
                 if max_minutes is not None and time.monotonic() - start > max_minutes * 60:
@@ -384,25 +433,37 @@ def hardware_string(device: torch.device) -> str:
     return f"{platform.processor() or platform.machine()} CPU x{os.cpu_count()} (torch {torch.__version__})"
 
 
+CHECKPOINT_FORMAT = "stylecam-checkpoint-1"  # full: weights, optimiser, history, rng
+STATE_FORMAT = "stylecam-state-1"            # small: fp16 weights and progress, kept in the repository
+
+
+def _save_atomic(obj: dict, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
 def load_checkpoint(path: str | Path) -> dict:
+    """A full checkpoint or a small state; plain tensors and Python values only (weights_only)."""
     p = Path(path)
     if not p.is_file():
         raise UserError(f"checkpoint not found: {p}")
     try:
-        ck = torch.load(str(p), map_location="cpu", weights_only=False)
-    except Exception as e:  # corrupt or not a torch file
+        ck = torch.load(str(p), map_location="cpu", weights_only=True)
+    except Exception as e:  # corrupt, not a torch file, or holding arbitrary objects
         raise UserError(f"cannot read checkpoint {p}: not a stylecam checkpoint ({type(e).__name__})") from e
-    if not isinstance(ck, dict) or ck.get("format") != "stylecam-checkpoint-1":
+    if not isinstance(ck, dict) or ck.get("format") not in (CHECKPOINT_FORMAT, STATE_FORMAT):
         raise UserError(f"{p} is not a stylecam checkpoint")
     return ck
 
 
 def build_from_checkpoint(ck: dict) -> torch.nn.Module:
     """Rebuild the trained net (eval mode) from a checkpoint dict."""
+    weights = {k: v.float() if v.is_floating_point() else v for k, v in ck["model"].items()}
     if ck["kind"] == "adain":
-        net = AdaINNet()
-        net.decoder.load_state_dict(ck["model"])
+        net = AdaINNet(float(ck.get("net_config", {}).get("decoder_width", 1.0)))
+        net.decoder.load_state_dict(weights)
     else:
         net = TransformerNet(NetConfig(**ck["net_config"]))
-        net.load_state_dict(ck["model"])
+        net.load_state_dict(weights)
     return net.eval()

@@ -21,7 +21,12 @@ def build_parser() -> argparse.ArgumentParser:
     cin = sub.add_parser("cin", help="N styles in one net, Dumoulin et al. 2017")
     cin.add_argument("--styles", required=True, nargs="+", help="the paintings, in style-weight column order")
     ad = sub.add_parser("adain", help="arbitrary style: AdaIN decoder, Huang & Belongie 2017")
-    ad.add_argument("--style-dir", required=True, nargs="+", help="folder(s) of paintings (recursive)")
+    ad.add_argument("--style-dir", required=True, nargs="+",
+                    help="folder(s) of paintings (recursive); 10%% are held out by a hash of the file name")
+    ad.add_argument("--decoder-width", type=float, default=1.0,
+                    help="decoder channel multiplier (1: the paper's; 0.5: the CPU model)")
+    ad.add_argument("--style-windows", type=int, default=2,
+                    help="extra half-size views of each painting whose statistics are also targets (default 2)")
     for q in (ff, cin, ad):
         q.add_argument("--content-dir", required=True, help="folder of photos (jpg/png/webp, recursive)")
         q.add_argument("-o", "--out", default=None, help="run folder for checkpoints and samples (default runs/<kind>)")
@@ -38,9 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--style-layers", type=_csv, default=None, help="comma list, e.g. relu1_2,relu2_2,relu3_3,relu4_3")
         q.add_argument("--seed", type=int, default=0)
         q.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-        q.add_argument("--amp", action="store_true", help="mixed precision (CUDA only; ignored on CPU)")
+        q.add_argument("--amp", action="store_true", help="same as --precision fp16 on CUDA (ignored on the CPU)")
+        q.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32", "fp16"],
+                       help="auto (default): bf16 autocast on CPUs with AVX512_BF16/AMX, fp16 on CUDA, else fp32")
         q.add_argument("--channels-last", action="store_true", help="channels_last memory format (CUDA only)")
-        q.add_argument("--checkpoint-every", type=int, default=500)
+        q.add_argument("--checkpoint-every", type=int, default=500, help="checkpoint every N steps")
+        q.add_argument("--checkpoint-minutes", type=float, default=10.0,
+                       help="and at least every M minutes (default 10)")
+        q.add_argument("--state", default=None,
+                       help="also keep a small weights-only copy (fp16) here, e.g. in the repository; "
+                            "--resume accepts it on another machine")
         q.add_argument("--sample-every", type=int, default=500)
         q.add_argument("--resume", default=None, help="continue from this checkpoint")
         q.add_argument("--max-minutes", type=float, default=None, help="checkpoint and stop after this long")
@@ -69,7 +81,9 @@ def main(argv: Sequence[str]) -> int:
         if args.threads:
             torch.set_num_threads(args.threads)
         net = {}
-        if args.kind != "adain":
+        if args.kind == "adain":
+            net = {"decoder_width": args.decoder_width}
+        else:
             net = {"arch": args.arch, "width": args.width,
                    "n_res": args.res_blocks if args.res_blocks is not None else (4 if args.arch == "fast" else 5)}
             if args.arch == "fast":
@@ -83,6 +97,8 @@ def main(argv: Sequence[str]) -> int:
             temporal_weight=getattr(args, "temporal_weight", 0.0), content_layers=args.content_layers or [],
             style_layers=args.style_layers or [], seed=args.seed, checkpoint_every=args.checkpoint_every,
             sample_every=args.sample_every, amp=args.amp, channels_last=args.channels_last, max_images=args.max_images,
+            precision=args.precision, checkpoint_minutes=args.checkpoint_minutes, state=args.state,
+            style_windows=getattr(args, "style_windows", 2),
         )
         trainer = Trainer(cfg, device=args.device, resume=args.resume)
         summary = trainer.run(max_minutes=args.max_minutes)

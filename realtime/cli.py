@@ -88,8 +88,12 @@ def _common_render(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", action="append", metavar="PATH",
                    help="style model .onnx (repeatable); default: the built-in models")
     p.add_argument("--style", metavar="NAME|N", help="style name or number from `stylecam styles`; default: the first")
-    p.add_argument("--style-image", action="extend", nargs="+", default=[], metavar="IMAGE",
-                   help="AdaIN style image(s); needs an adain model")
+    p.add_argument("--style-image", action="extend", nargs="+", default=[], metavar="PICTURE",
+                   help="any picture (or a folder of them) as the style, through the built-in AdaIN model; "
+                        "several are mixed by --style-weights")
+    p.add_argument("--style-weights", metavar="W1,W2,...",
+                   help="mix the --style-image pictures with these weights (one per picture, e.g. 2,1); "
+                        "default: the first picture alone")
     p.add_argument("--strength", type=float, default=1.0, help="0..1 blend of stylized over input (default 1)")
     p.add_argument("--alpha", type=float, default=1.0, help="AdaIN content/style trade-off 0..1 (default 1)")
     p.add_argument("--preserve-color", action="store_true", help="keep the input's colours, take only luminance")
@@ -120,7 +124,7 @@ def build_parser(live: bool = False) -> argparse.ArgumentParser:
 
     s = sub.add_parser("styles", help="list the available styles")
     s.add_argument("--model", action="append", metavar="PATH")
-    s.add_argument("--style-image", action="extend", nargs="+", default=[], metavar="IMAGE")
+    s.add_argument("--style-image", action="extend", nargs="+", default=[], metavar="PICTURE")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_styles)
 
@@ -154,19 +158,41 @@ def _live_missing(args: argparse.Namespace) -> int:
 
 # -- shared setup --------------------------------------------------------------------------
 def _bank_and_style(args: argparse.Namespace):
+    """The bank, the style to name in messages, and the mix to render."""
     from .styles import StyleBank
 
     bank = StyleBank(args.model or None, args.style_image)
+    pictures = [s for s in bank if s.image]
+    weights = _parse_weights(getattr(args, "style_weights", None), len(pictures))
     if args.style:
         style = bank.find(args.style)
-    elif args.style_image:
-        style = bank[len(bank) - len(args.style_image)]  # the first style image given
+        if weights:
+            raise UserError("--style-weights mixes --style-image pictures; drop --style or --style-weights")
+    elif pictures:
+        style = pictures[0]  # the user's own picture comes first
     else:
         style = bank[0]
-    return bank, style
+    mix = {p.index: w for p, w in zip(pictures, weights) if w > 0} if weights else {style.index: 1.0}
+    return bank, style, mix
 
 
-def _settings(args: argparse.Namespace, style_index: int):
+def _parse_weights(text: str | None, n: int) -> list[float]:
+    if text is None:
+        return []
+    try:
+        weights = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise UserError(f"--style-weights {text!r} is not a comma list of numbers; use e.g. 2,1") from None
+    if n == 0:
+        raise UserError("--style-weights mixes style pictures; give them with --style-image")
+    if len(weights) != n:
+        raise UserError(f"--style-weights has {len(weights)} weight(s) for {n} style picture(s); give one per picture")
+    if any(w < 0 or w != w for w in weights) or sum(weights) <= 0:
+        raise UserError(f"--style-weights {text!r} must be numbers >= 0 with a positive sum")
+    return weights
+
+
+def _settings(args: argparse.Namespace, mix: dict[int, float]):
     from .frames import parse_size
     from .pipeline import RenderSettings
 
@@ -174,7 +200,7 @@ def _settings(args: argparse.Namespace, style_index: int):
         raise UserError(f"--strength {args.strength} is out of range; use a number from 0 to 1")
     if not 0.0 <= args.alpha <= 1.0:
         raise UserError(f"--alpha {args.alpha} is out of range; use a number from 0 to 1")
-    return RenderSettings({style_index: 1.0}, strength=args.strength, preserve_color=args.preserve_color,
+    return RenderSettings(mix, strength=args.strength, preserve_color=args.preserve_color,
                           alpha=args.alpha, size=parse_size(args.size))
 
 
@@ -216,11 +242,11 @@ def cmd_video(args: argparse.Namespace) -> int:
         raise UserError(f"{args.input} is not a video; use `stylecam image` for images or `stylecam live` for cameras")
     sink = None
     try:
-        bank, style = _bank_and_style(args)
-        settings = _settings(args, style.index)
+        bank, style, mix = _bank_and_style(args)
+        settings = _settings(args, mix)
         post = _stabilizer(args.stabilize)
         engine = OrtEngine(bank, args.device)
-        engine.check_size(*target_size(settings.size, *src.size), [style.model])
+        engine.check_size(*target_size(settings.size, *src.size), {bank[i].model for i in mix})
         sink = VideoFileSink(args.output, fps=src.rate, time_base=src.time_base, rotation=lambda: src.rotation,
                              audio_from=args.input if src.has_audio else None)
     except BaseException:
@@ -254,10 +280,10 @@ def cmd_image(args: argparse.Namespace) -> int:
     if not isinstance(src, ImageSource):
         src.close()
         raise UserError(f"{args.input} is not an image or a folder of images; use `stylecam video` for videos")
-    bank, style = _bank_and_style(args)
-    settings = _settings(args, style.index)
+    bank, style, mix = _bank_and_style(args)
+    settings = _settings(args, mix)
     engine = OrtEngine(bank, args.device)
-    engine.check_size(*target_size(settings.size, *src.size), [style.model])
+    engine.check_size(*target_size(settings.size, *src.size), {bank[i].model for i in mix})
     out = Path(args.output)
     if not src.is_folder and out.is_dir():
         out = out / (Path(args.input).stem + ".png")

@@ -43,8 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", action="append", metavar="PATH",
                         help="style model .onnx (repeatable); default: the built-in models for this machine")
     parser.add_argument("--style", metavar="N|NAME", help="style to start with, by number or name (see `stylecam styles`)")
-    parser.add_argument("--style-image", action="append", metavar="PATH",
-                        help="add an image as an AdaIN style (repeatable; needs an adain model)")
+    parser.add_argument("--style-image", action="append", metavar="PICTURE",
+                        help="a picture or a folder of pictures as styles, through the built-in AdaIN model "
+                             "(repeatable); the hotkeys cycle and morph through them")
+    parser.add_argument("--alpha", type=float, default=1.0,
+                        help="AdaIN content/style trade-off 0..1 (default: 1)")
     parser.add_argument("--size", default="640x360", metavar="WxH",
                         help="working (inference) resolution; ] and [ change it live (default: 640x360)")
     parser.add_argument("--target-fps", type=float, metavar="N",
@@ -244,7 +247,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         start = 0
     engine = OrtEngine(bank, args.device)
-    controller = ctl.Controller.from_bank(bank, style=start, size=size, strength=args.strength,
+    if not 0.0 <= args.alpha <= 1.0:
+        raise UserError(f"--alpha {args.alpha} is out of range; use a number from 0 to 1")
+    controller = ctl.Controller.from_bank(bank, style=start, size=size, strength=args.strength, alpha=args.alpha,
                                           preserve_color=args.preserve_color, stabilize=args.stabilize is not None,
                                           can_stabilize=stabilizer is not None,
                                           recording=bool(args.record), vcam=args.vcam)

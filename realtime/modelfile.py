@@ -54,6 +54,16 @@ def is_companion(path: str | os.PathLike[str]) -> bool:
     return name.endswith(".fp16.onnx") or "adain_encoder" in name
 
 
+# The built-in AdaIN model: used for --style-image pictures, never one of the default styles
+# (it is far slower than the real-time nets, and its own styles repeat theirs).
+ADAIN_BUILTIN = "adain.onnx"
+
+
+def builtin_adain_model(folder: Path | None = None) -> Path | None:
+    p = (folder or builtin_model_dir()) / ADAIN_BUILTIN
+    return p if p.is_file() else None
+
+
 def builtin_models(folder: Path | None = None) -> list[Path]:
     """Style models shipped in `folder` (default: the package), sorted, companions skipped."""
     folder = folder or builtin_model_dir()

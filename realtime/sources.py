@@ -23,6 +23,58 @@ from .frames import Size, bgr_to_rgb
 log = logging.getLogger("stylecam")
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+PICTURE_KINDS = "JPEG, PNG, BMP, WebP or TIFF"
+
+
+def read_picture(path: str | Path, what: str = "image", *, min_side: int = 1) -> np.ndarray:
+    """RGB uint8 (H,W,3) of an image file a user named, whatever its depth and channels.
+
+    16-bit and float files are scaled to 8 bits, grey is expanded, transparency is
+    composited over white (what the picture looks like in a viewer; the hidden
+    colours under alpha 0 are often garbage), and an animated or multi-page file
+    gives its first frame with a warning. Anything unusable is a UserError.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{what} {p} does not exist; check the path")
+    data = np.fromfile(str(p), dtype=np.uint8)  # imdecode: Unicode paths work
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if img is None or img.size == 0:
+        raise UserError(f"cannot read {what} {p}: not a readable picture; pass a {PICTURE_KINDS} file")
+    if img.dtype == np.uint16:
+        img = (img.astype(np.float32) / 257.0).round().astype(np.uint8)
+    elif img.dtype != np.uint8:
+        img = (np.clip(np.nan_to_num(img.astype(np.float32)), 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    elif img.shape[2] == 4:
+        a = img[:, :, 3:].astype(np.float32) / 255.0
+        img = (img[:, :, :3].astype(np.float32) * a + 255.0 * (1.0 - a)).round().astype(np.uint8)
+    elif img.shape[2] != 3:
+        raise UserError(f"cannot read {what} {p}: {img.shape[2]} colour channels; pass an RGB or grey picture")
+    h, w = img.shape[:2]
+    if min(h, w) < min_side:
+        raise UserError(f"{what} {p} is only {w}x{h} px; use a picture at least {min_side} px on its short side")
+    try:
+        pages = cv2.imcount(str(p))
+    except cv2.error:
+        pages = 1
+    if pages > 1:
+        log.warning("stylecam: %s %s has %d frames; using the first", what, p.name, pages)
+    return bgr_to_rgb(img)
+
+
+def list_pictures(path: str | Path) -> list[Path]:
+    """A picture file as given, or the pictures in a folder (sorted by name)."""
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+        if not files:
+            raise UserError(f"folder {p} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); pass another folder")
+        return files
+    if not p.is_file():
+        raise UserError(f"{p} does not exist; check the path")
+    return [p]
 
 
 @dataclass
@@ -202,14 +254,9 @@ class ImageSource:
 
     def __init__(self, path: str | Path) -> None:
         p = Path(path)
-        if p.is_dir():
-            self.files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
-            if not self.files:
-                raise UserError(f"folder {p} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); pass another folder")
-        elif p.is_file():
-            self.files = [p]
-        else:
+        if not p.exists():
             raise UserError(f"input {p} does not exist; check the path")
+        self.files = list_pictures(p)
         self.is_folder = p.is_dir()
         self.frame_count: int | None = len(self.files)
         self.skipped = 0
@@ -219,12 +266,12 @@ class ImageSource:
 
     @staticmethod
     def _read(f: Path, strict: bool) -> np.ndarray | None:
-        bgr = cv2.imread(str(f), cv2.IMREAD_COLOR)
-        if bgr is None:
+        try:
+            return read_picture(f, "image")
+        except UserError:
             if strict:
-                raise UserError(f"cannot read image {f}; pass a JPEG, PNG, BMP, WebP or TIFF file")
+                raise
             return None
-        return bgr_to_rgb(bgr)
 
     def __iter__(self) -> Iterator[Frame]:
         for i, f in enumerate(self.files):

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .modelfile import ModelInfo, STYLE_KINDS, builtin_models, file_hash, read_model_info
+from .modelfile import (ADAIN_BUILTIN, ModelInfo, STYLE_KINDS, builtin_adain_model, builtin_models, file_hash,
+                        read_model_info)
 
 log = logging.getLogger("stylecam")
 
@@ -61,7 +62,7 @@ def default_model_paths(prefer_gpu: bool | None = None, folder: Path | None = No
     Models without a cpu-/gpu- prefix are always included; when none matches the
     preferred prefix, the other prefix is used rather than nothing.
     """
-    found = builtin_models(folder)
+    found = [p for p in builtin_models(folder) if p.name != ADAIN_BUILTIN]
     if not found:
         raise UserError("no built-in models are installed; pass a model file with --model path/to/model.onnx")
     gpu = cuda_available() if prefer_gpu is None else prefer_gpu
@@ -72,7 +73,12 @@ def default_model_paths(prefer_gpu: bool | None = None, folder: Path | None = No
 
 
 class StyleBank:
-    """All styles from a list of model files plus optional AdaIN style images."""
+    """All styles from a list of model files plus optional AdaIN style pictures.
+
+    Style pictures (files or folders of them) run on the first adain model given,
+    else on the built-in one. With pictures and no models, the bank holds just the
+    pictures, so hotkeys 1-9 and n/p go through them.
+    """
 
     def __init__(
         self,
@@ -81,8 +87,18 @@ class StyleBank:
         *,
         cache: Path | None = None,
         encoder_factory: Callable[[str], object] | None = None,
+        models_dir: Path | None = None,
     ) -> None:
-        paths = [Path(m) for m in models] if models else default_model_paths()
+        from .sources import list_pictures
+
+        pictures = [f for img in style_images for f in list_pictures(img)]
+        builtin_adain = builtin_adain_model(models_dir) if pictures else None
+        if models:
+            paths = [Path(m) for m in models]
+        elif pictures and builtin_adain is not None:
+            paths = []
+        else:
+            paths = default_model_paths(folder=models_dir)
         self._infos: dict[str, ModelInfo] = {}
         self._stats: dict[int, Stats] = {}
         self._cache = cache or cache_dir()
@@ -107,12 +123,18 @@ class StyleBank:
                     self._stats[style.index] = _stats_from_meta(meta, info.path, style.name)
                 if info.kind == "feedforward":
                     break  # one style per feedforward file, whatever the list says
-        if style_images:
+        if pictures:
+            if adain_model is None and builtin_adain is not None:
+                adain_model = read_model_info(builtin_adain)
+                self._infos.setdefault(adain_model.path, adain_model)
             if adain_model is None:
-                raise UserError("--style-image needs an AdaIN model; pass one with --model path/to/adain.onnx")
-            for img in style_images:
-                ip = Path(img)
-                style = Style(len(styles), ip.stem, "adain", adain_model.path, None, image=str(ip))
+                raise UserError("--style-image needs an AdaIN model and this install has no built-in one; "
+                                "pass one with --model path/to/adain.onnx")
+            seen: set[str] = {s.name for s in styles}
+            for ip in pictures:
+                name = ip.stem if ip.stem not in seen else f"{ip.parent.name}/{ip.stem}"
+                seen.add(name)
+                style = Style(len(styles), name, "adain", adain_model.path, None, image=str(ip))
                 self._stats[style.index] = self._encode_cached(adain_model, ip)
                 styles.append(style)
         if not styles:
@@ -166,7 +188,7 @@ class StyleBank:
     # -- AdaIN style images ------------------------------------------------------------
     def _encode_cached(self, model: ModelInfo, image: Path) -> Stats:
         if not image.is_file():
-            raise UserError(f"style image {image} does not exist; pass an existing image to --style-image")
+            raise UserError(f"style picture {image} does not exist; pass an existing image to --style-image")
         enc = model.encoder_path
         if not enc or not Path(enc).is_file():
             raise UserError(f"{model.path} names encoder {model.encoder!r}, which is missing; put it beside the model")
@@ -194,24 +216,22 @@ class StyleBank:
         return stats
 
     def _encode(self, encoder_path: str, image: Path) -> Stats:
-        import cv2
+        from .sources import read_picture
 
-        from .frames import bgr_to_rgb
-
-        bgr = cv2.imread(str(image), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise UserError(f"cannot read style image {image}; pass a JPEG or PNG file")
+        rgb = read_picture(image, "style picture", min_side=MIN_STYLE_SIDE)
         if self._encoder_factory is not None:
             encoder = self._encoder_factory(encoder_path)
         else:
             from .engine import StyleEncoder  # deferred: only AdaIN image styles need it
 
             encoder = StyleEncoder(encoder_path)
-        mean, std = encoder.encode(bgr_to_rgb(bgr))  # type: ignore[attr-defined]
+        mean, std = encoder.encode(rgb)  # type: ignore[attr-defined]
         return np.asarray(mean, np.float32).reshape(-1), np.asarray(std, np.float32).reshape(-1)
 
 
 _MEMORY: dict[tuple[str, str], Stats] = {}
+# Below this a picture has no texture left to copy: its statistics would be those of a blur.
+MIN_STYLE_SIDE = 32
 
 
 def _stats_from_meta(meta: dict, path: str, name: str) -> Stats:

@@ -214,7 +214,7 @@ def test_no_command_prints_help_and_exits_2(capsys):
 def test_adain_style_image_is_the_default_style(clip, tiny_model, tmp_path, capsys):
     model = str(tiny_model("adain"))
     style = tmp_path / "blue.png"
-    cv2.imwrite(str(style), np.full((40, 30, 3), (255, 0, 0), np.uint8))  # BGR blue
+    cv2.imwrite(str(style), np.full((40, 36, 3), (255, 0, 0), np.uint8))  # BGR blue
     out = tmp_path / "o.mp4"
     rc = main(["video", str(clip(frames=4, audio=False)), "-o", str(out), "--model", model,
                "--style-image", str(style), "--json"])

@@ -116,8 +116,12 @@ def test_encoder_is_not_a_style_model(tiny_model, tmp_path):
 
 
 def test_style_images_need_an_adain_model(tiny_model, tmp_path):
+    img = tmp_path / "a.png"
+    cv2.imwrite(str(img), np.full((40, 40, 3), 90, np.uint8))
+    empty = tmp_path / "no-models"
+    empty.mkdir()
     with pytest.raises(UserError, match="AdaIN model"):
-        StyleBank([tiny_model("feedforward")], [tmp_path / "a.png"])
+        StyleBank([tiny_model("feedforward")], [img], models_dir=empty)
 
 
 def test_style_image_stats_are_cached_in_memory_and_on_disk(tiny_model, tmp_path, monkeypatch):
