@@ -42,6 +42,8 @@ def split_holdout(paths: Sequence[Path], fraction: float = 0.1) -> tuple[list[Pa
     held = [p for p in paths if is_held_out(p, fraction)]
     if not train:  # tiny folders: keep something to train on
         train, held = list(paths), list(paths[:1])
+    if not held and train:  # and something to validate on (then not held out: only for tiny folders)
+        held = list(train[:1])
     return train, held
 
 

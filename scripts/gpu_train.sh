@@ -14,7 +14,9 @@ MIN=${MAX_MINUTES:-8}
 OUT=${OUT:-runs/gpu-out}
 DATA=${DATA:-.gpu/data}
 DEVICE=${DEVICE:-cuda}
-mkdir -p "$OUT" runs state
+RUNS=${RUNS:-runs}
+STATE_DIR=${STATE_DIR:-state}
+mkdir -p "$OUT" "$RUNS" "$STATE_DIR"
 if [ -d .gpu/whl ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .gpu/whl/*.whl
   export PYTHONPATH=/tmp/site:$PWD
@@ -26,24 +28,24 @@ S=$DATA/styles
 case "$STAGE" in
   adain)
     # shellcheck disable=SC2046
-    stylecam train adain --style-dir "$S" "$DATA/styles_extra" --content-dir "$DATA/content" --out runs/adain-gpu \
-      --state state/adain-decoder.pt --decoder-width 0.5 --image-size 256 --batch 8 --lr 1e-4 --style-windows 2 \
+    stylecam train adain --style-dir "$S" "$DATA/styles_extra" --content-dir "$DATA/content" --out $RUNS/adain-gpu \
+      --state $STATE_DIR/adain-decoder.pt --decoder-width 0.5 --image-size 256 --batch 8 --lr 1e-4 --style-windows 2 \
       --steps ${STEPS:-40000} --checkpoint-every 1000 --sample-every 2000 --device "$DEVICE" --max-minutes "$MIN" \
-      $(resume runs/adain-gpu/checkpoint.pt state/adain-decoder.pt) --json | tee "$OUT/adain-summary.json"
-    cp state/adain-decoder.pt "$OUT/"
-    ls runs/adain-gpu/samples_*.png >/dev/null 2>&1 && cp "$(ls runs/adain-gpu/samples_*.png | tail -1)" "$OUT/adain-samples.png"
+      $(resume $RUNS/adain-gpu/checkpoint.pt $STATE_DIR/adain-decoder.pt) --json | tee "$OUT/adain-summary.json"
+    cp $STATE_DIR/adain-decoder.pt "$OUT/"
+    ls $RUNS/adain-gpu/samples_*.png >/dev/null 2>&1 && cp "$(ls $RUNS/adain-gpu/samples_*.png | tail -1)" "$OUT/adain-samples.png"
     ;;
   cin)
     # shellcheck disable=SC2046
     stylecam train cin --styles $S/starry_night.jpg $S/great_wave.jpg $S/the_scream.jpg $S/composition_vii.jpg \
       $S/udnie.jpg $S/the_kiss.jpg $S/grande_jatte.jpg $S/water_lilies.jpg $S/yellow_red_blue.jpg \
       $S/woman_with_a_hat.jpg $S/shipwreck_of_the_minotaur.jpg $S/mondrian_composition.jpg \
-      --content-dir "$DATA/content" --out runs/gpu-cin-12 --state state/gpu-cin-12.pt --arch johnson \
+      --content-dir "$DATA/content" --out $RUNS/gpu-cin-12 --state $STATE_DIR/gpu-cin-12.pt --arch johnson \
       --image-size 256 --batch 8 --steps ${STEPS:-40000} --channels-last --content-layers relu2_2 \
       --style-layers relu1_2,relu2_2,relu3_3,relu4_3 --checkpoint-every 1000 --device "$DEVICE" --max-minutes "$MIN" \
-      $(resume runs/gpu-cin-12/checkpoint.pt state/gpu-cin-12.pt) --json | tee "$OUT/cin-summary.json"
-    stylecam export runs/gpu-cin-12/checkpoint.pt -o "$OUT/gpu-cin-12.onnx" --fp16 --json | tee "$OUT/cin-export.json"
-    cp state/gpu-cin-12.pt "$OUT/"
+      $(resume $RUNS/gpu-cin-12/checkpoint.pt $STATE_DIR/gpu-cin-12.pt) --json | tee "$OUT/cin-summary.json"
+    stylecam export $RUNS/gpu-cin-12/checkpoint.pt -o "$OUT/gpu-cin-12.onnx" --fp16 --json | tee "$OUT/cin-export.json"
+    cp $STATE_DIR/gpu-cin-12.pt "$OUT/"
     ;;
   tests)
     python3 -m pytest -q -rs tests/test_engine.py tests/test_export_train.py 2>&1 | tee "$OUT/tests.log"
