@@ -171,7 +171,7 @@ def _base_meta(kind: str, name: str, styles: list[dict], ck: dict, multiple: int
             "net": ck.get("net_config", {}),
             "content_layers": cfg.get("content_layers"), "style_layers": cfg.get("style_layers"),
             "style_weight": cfg.get("style_weight"), "image_size": cfg.get("image_size"),
-            "batch": cfg.get("batch"),
+            "batch": cfg.get("batch"), "precision": ck.get("precision", "fp32"),
         }),
     }
     for k, v in (extra or {}).items():

@@ -3,7 +3,7 @@ training data, re-encoded to fit the device tool's 64 MiB working-tree limit.
 
     python scripts/gpu_pack.py [--data ../shared/data] [--budget-mb 60]
 
-Paintings are all kept (long side 512); photos are re-encoded (short side 320, JPEG q80) in a
+Paintings are all kept (long side 512, JPEG q82); photos are re-encoded (short side 320, q75) in a
 fixed order until the budget is reached. Held-out photos and paintings stay held out there too:
 the split is by file name, and names are kept.
 """
@@ -37,11 +37,18 @@ def write_jpeg(src: Path, dst: Path, long_side: int | None, short_side: int | No
     return dst.with_suffix(".jpg").stat().st_size
 
 
+def tracked_bytes() -> int:
+    """What the repository itself sends to the device (tracked files)."""
+    names = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.split(b"\0")
+    return sum((ROOT / n.decode()).stat().st_size for n in names if n and (ROOT / n.decode()).is_file())
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     ap.add_argument("--out", default=str(ROOT / ".gpu"))
-    ap.add_argument("--budget-mb", type=float, default=60.0)
+    ap.add_argument("--budget-mb", type=float, default=None,
+                    help="default: what the device tool's 64 MiB leaves beside the repository's files, less 2 MiB")
     args = ap.parse_args()
     out, data = Path(args.out), Path(args.data)
     shutil.rmtree(out, ignore_errors=True)
@@ -51,12 +58,12 @@ def main() -> int:
     used = sum(f.stat().st_size for f in whl.iterdir())
     for sub in ("styles", "styles_extra"):
         for p in list_images(data / sub):
-            used += write_jpeg(p, out / "data" / sub / p.name, 512, None, 88)
+            used += write_jpeg(p, out / "data" / sub / p.name, 512, None, 82)
     shutil.copy(data / "MANIFEST_styles.csv", out / "data" / "styles" / "MANIFEST_styles.csv")
-    budget = args.budget_mb * 2**20
+    budget = args.budget_mb * 2**20 if args.budget_mb else (62 * 2**20 - tracked_bytes())
     photos = 0
     for p in list_images(data / "content"):
-        size = write_jpeg(p, out / "data" / "content" / p.name, None, 320, 80)
+        size = write_jpeg(p, out / "data" / "content" / p.name, None, 320, 75)
         used += size
         photos += 1
         if used > budget:
