@@ -214,11 +214,28 @@ def _stabilizer(strength: float | None) -> list[Any]:
     return [Stabilizer(strength)]
 
 
-def _same_file(a: str, b: str) -> bool:
+def _same_file(a: str | Path, b: str | Path) -> bool:
+    """The same file, through symlinks, `..` and hard links."""
     try:
-        return Path(a).resolve() == Path(b).resolve()
+        if Path(a).resolve() == Path(b).resolve():
+            return True
+        return Path(a).exists() and Path(b).exists() and Path(a).samefile(b)
     except OSError:
         return False
+
+
+def _refuse_overwriting_inputs(targets: list[Path], args: argparse.Namespace, inputs: list[Path]) -> None:
+    """No command writes over one of its own inputs: the media, style pictures or model files."""
+    from .sources import list_pictures
+
+    protected = list(inputs) + [Path(m) for m in (args.model or [])]
+    for spec in args.style_image or []:
+        if Path(spec).exists():
+            protected += list_pictures(spec)
+    for t in targets:
+        for p in protected:
+            if _same_file(t, p):
+                raise UserError(f"the output {t} would overwrite the input {p}; pick another -o path")
 
 
 def _emit(args: argparse.Namespace, summary: dict[str, Any]) -> None:
@@ -236,6 +253,7 @@ def cmd_video(args: argparse.Namespace) -> int:
 
     if _same_file(args.input, args.output):
         raise UserError("the output would overwrite the input; pick another -o path")
+    _refuse_overwriting_inputs([Path(args.output)], args, [Path(args.input)])
     src = open_source(args.input)
     if not isinstance(src, VideoSource):
         src.close()
@@ -287,6 +305,8 @@ def cmd_image(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if not src.is_folder and out.is_dir():
         out = out / (Path(args.input).stem + ".png")
+    targets = [out / f.name for f in src.files] if src.is_folder else [out]
+    _refuse_overwriting_inputs(targets, args, list(src.files))
     sink = ImageSink(out, folder=src.is_folder)
     stats = run_pipeline(src, engine, [sink], constant_settings(settings),
                          progress=src.is_folder and not (args.quiet or args.json))

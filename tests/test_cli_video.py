@@ -224,3 +224,35 @@ def test_adain_style_image_is_the_default_style(clip, tiny_model, tmp_path, caps
     assert main(["styles", "--model", model, "--style-image", str(style), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows[-1]["name"] == "blue" and rows[-1]["image"] == str(style) and len(rows) == 3
+
+
+# -- never writing over an input -------------------------------------------------------------
+def _snapshot(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.mark.parametrize("case", ["same_file", "into_its_folder", "folder_into_itself", "dotdot_path", "symlink",
+                                  "style_picture"])
+def test_image_never_overwrites_an_input(tmp_path, tiny_model, capsys, case):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, v in enumerate((40, 160)):
+        cv2.imwrite(str(photos / f"p{i}.png"), np.full((40, 48, 3), v, np.uint8))
+    style = photos / "p1.png"
+    before = _snapshot(photos)
+    model = ["--model", str(tiny_model("adain" if case == "style_picture" else "feedforward"))]
+    src, out = {
+        "same_file": (photos / "p0.png", photos / "p0.png"),
+        "into_its_folder": (photos / "p0.png", photos),
+        "folder_into_itself": (photos, photos),
+        "dotdot_path": (photos, photos / ".." / "photos"),
+        "symlink": (photos / "p0.png", tmp_path / "link.png"),
+        "style_picture": (photos / "p0.png", style),
+    }[case]
+    if case == "symlink":
+        (tmp_path / "link.png").symlink_to(photos / "p0.png")
+    extra = ["--style-image", str(style)] if case == "style_picture" else []
+    rc = main(["image", str(src), "-o", str(out), *model, *extra])
+    assert rc == 2
+    assert "would overwrite the input" in _err_line(capsys)
+    assert _snapshot(photos) == before  # byte-identical, nothing added either
