@@ -17,7 +17,7 @@ from typing import Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
+from realtime.progress import progress as progress_bar
 
 from .errors import UserError
 from .losses import CONTENT_LAYERS, STYLE_LAYERS_GRAM, content_loss, gram_matrix, gram_style_loss, tv_loss
@@ -413,8 +413,7 @@ def stylize(content: torch.Tensor, styles: Sequence[Style], cfg: GatysConfig | N
             return from_luma_chroma(img.detach(), chroma, cfg.color_space)
         return img.detach().clamp(0, 1)
 
-    with _repeatable(cfg.seed), tqdm(total=sum(steps), file=sys.stderr, disable=not progress,
-                                     unit="step", dynamic_ncols=True) as bar:
+    with _repeatable(cfg.seed), progress_bar(sum(steps), desc="gatys", unit="steps", disable=not progress) as bar:
         for size, n_steps in zip(sizes, steps):
             c_img = resize_long(content, size)
             s_imgs = [resize_long(s.image.float().to(device), max(16, round(size * cfg.style_scale))) for s in styles]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
+from realtime.progress import progress as progress_bar
 
 from . import losses as L
 from . import precision as P
@@ -378,9 +378,7 @@ class Trainer:
                 previous[sig] = signal.signal(sig, _stop)
             except ValueError:  # not the main thread
                 pass
-        bar = tqdm(total=cfg.steps, initial=self.step, desc=f"train {cfg.kind}", unit="step",
-                   file=sys.stderr, dynamic_ncols=True,
-                   mininterval=1.0 if sys.stderr.isatty() else 30.0)
+        bar = progress_bar(cfg.steps, initial=self.step, desc=f"train {cfg.kind}", unit="steps")
         try:
             while self.step < cfg.steps:
                 parts = self.train_step()

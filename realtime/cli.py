@@ -164,7 +164,7 @@ def _bank_and_style(args: argparse.Namespace):
     bank = StyleBank(args.model or None, args.style_image)
     pictures = [s for s in bank if s.image]
     weights = _parse_weights(getattr(args, "style_weights", None), len(pictures))
-    if args.style:
+    if args.style is not None:
         style = bank.find(args.style)
         if weights:
             raise UserError("--style-weights mixes --style-image pictures; drop --style or --style-weights")

@@ -240,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
     post = [stabilizer] if stabilizer is not None else []
 
     bank = StyleBank(args.model or None, args.style_image or ())
-    if args.style:
+    if args.style is not None:
         start = bank.find(args.style).index
     elif args.style_image:
         start = next(s.index for s in bank.styles if s.image)  # the user's own image: show it first

@@ -160,10 +160,9 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
     errors: list[BaseException] = []
     bar = None
     if progress and not live:
-        from tqdm import tqdm
+        from .progress import progress as progress_bar
 
-        bar = tqdm(total=getattr(source, "frame_count", None), unit="frame", file=sys.stderr, dynamic_ncols=True,
-                   leave=True, mininterval=0.5)
+        bar = progress_bar(getattr(source, "frame_count", None), desc="stylize", unit="frames")
 
     def guard(fn: Callable[[], None]) -> Callable[[], None]:
         def body() -> None:

@@ -256,3 +256,10 @@ def test_image_never_overwrites_an_input(tmp_path, tiny_model, capsys, case):
     assert rc == 2
     assert "would overwrite the input" in _err_line(capsys)
     assert _snapshot(photos) == before  # byte-identical, nothing added either
+
+
+def test_empty_style_name_is_an_error_not_style_1(clip, tiny_model, tmp_path, capsys):
+    rc = main(["video", str(clip(frames=2, audio=False)), "-o", str(tmp_path / "o.mp4"),
+               "--model", str(tiny_model("cin")), "--style", ""])
+    assert rc == 2 and "unknown style ''" in _err_line(capsys)
+    assert not (tmp_path / "o.mp4").exists()
