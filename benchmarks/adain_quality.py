@@ -29,9 +29,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from export.data import is_held_out, list_images, read_rgb, resize_long  # noqa: E402
 from quality import DATA, Scorer  # noqa: E402
-from realtime.engine import OrtEngine, StyleEncoder  # noqa: E402
+from realtime.engine import OrtEngine  # noqa: E402
 from realtime.modelfile import builtin_adain_model, read_model_info  # noqa: E402
-from realtime.styles import StyleBank  # noqa: E402
+from realtime.styles import StyleBank, StyleEncoder  # noqa: E402
 
 PEER_SCRIPT = """
 import sys, json

@@ -1,5 +1,4 @@
-"""User errors: caught at the CLI edge and printed as one line, exit code 2."""
+"""User errors: export/ raises the product's one UserError, so the CLI edge matches it by class."""
+from realtime.errors import UserError
 
-
-class UserError(Exception):
-    """Bad input the user can fix; the message names the problem and the fix."""
+__all__ = ["UserError"]

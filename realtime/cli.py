@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .devices import DEVICES
 from .errors import UserError
 
 log = logging.getLogger("stylecam")
@@ -24,8 +25,7 @@ EXIT_USER, EXIT_INTERRUPTED = 2, 130
 
 
 def _is_user_error(e: BaseException) -> bool:
-    # export.errors.UserError is a different class; match it by name so export need not be imported.
-    return any(cls.__name__ == "UserError" for cls in type(e).__mro__)
+    return isinstance(e, UserError)  # export/ raises this same class (export/errors.py re-exports it)
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -99,7 +99,7 @@ def _common_render(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preserve-color", action="store_true", help="keep the input's colours, take only luminance")
     p.add_argument("--size", metavar="WxH|SCALE",
                    help="inference size, e.g. 640x360 or 0.5; output keeps the input size")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "tensorrt"))
+    p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or info logs")
 
@@ -360,7 +360,8 @@ def collect_info(model: str | None = None) -> dict[str, Any]:
     """Everything `stylecam info` reports, as a dict (also for bug reports)."""
     from importlib import metadata
 
-    from .engine import PROVIDER, make_session, physical_cores
+    from .devices import PROVIDER
+    from .session import make_session, physical_cores
     from .modelfile import builtin_model_dir, builtin_models, read_model_info
 
     problems: list[str] = []

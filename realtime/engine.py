@@ -8,8 +8,6 @@ how crossfades between files work).
 from __future__ import annotations
 
 import logging
-import os
-import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,22 +15,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from . import frames as fr
+from .devices import AUTO_ORDER, DEVICES, PROVIDER
 from .errors import UserError
 from .modelfile import ModelInfo, fp16_variant, read_model_info
+from .session import make_session
 from .styles import StyleBank
 
 log = logging.getLogger("stylecam")
-
-DEVICES = ("auto", "cpu", "cuda", "tensorrt")
-PROVIDER = {
-    "tensorrt": "TensorrtExecutionProvider",
-    "cuda": "CUDAExecutionProvider",
-    "cpu": "CPUExecutionProvider",
-}
-_GPU_HINT = (
-    "install onnxruntime-gpu instead of onnxruntime (pip uninstall onnxruntime; pip install 'stylecam[gpu]'), "
-    "with CUDA 12/13 and cuDNN 9 libraries on the library path and a recent NVIDIA driver"
-)
 
 
 class Engine(Protocol):
@@ -43,79 +32,6 @@ class Engine(Protocol):
 
     def stylize(self, frame: np.ndarray, mix: Mapping[int, float], *, strength: float = 1.0,
                 preserve_color: bool = False, alpha: float = 1.0) -> np.ndarray: ...
-
-
-def physical_cores() -> int:
-    """Physical core count: hyper-threads slow ONNX convolutions down rather than up."""
-    cores: set[tuple[str, str]] = set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            phys = core = ""
-            for line in f:
-                key, _, val = line.partition(":")
-                key, val = key.strip(), val.strip()
-                if key == "physical id":
-                    phys = val
-                elif key == "core id":
-                    core = val
-                elif not key and (phys or core):
-                    cores.add((phys, core))
-                    phys = core = ""
-            if phys or core:
-                cores.add((phys, core))
-    except OSError:
-        pass
-    n = len(cores)
-    try:
-        avail = len(os.sched_getaffinity(0))
-    except AttributeError:
-        avail = os.cpu_count() or 1
-    return max(1, min(n, avail) if n else avail)
-
-
-def _providers(device: str) -> list[Any]:
-    cuda = ("CUDAExecutionProvider", {"device_id": 0, "cudnn_conv_algo_search": "HEURISTIC"})
-    if device == "cpu":
-        return ["CPUExecutionProvider"]
-    if device == "cuda":
-        return [cuda, "CPUExecutionProvider"]
-    if device == "tensorrt":
-        from .styles import cache_dir
-
-        trt = ("TensorrtExecutionProvider", {
-            "device_id": 0, "trt_fp16_enable": True, "trt_engine_cache_enable": True,
-            "trt_engine_cache_path": str(cache_dir() / "tensorrt")})
-        return [trt, cuda, "CPUExecutionProvider"]
-    raise UserError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}")
-
-
-def make_session(path: str, device: str, threads: int | None = None):
-    """An onnxruntime session that really runs on `device`, or UserError naming what is missing."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.intra_op_num_threads = threads or physical_cores()
-    opts.inter_op_num_threads = 1
-    # Idle ORT workers otherwise spin after each run and steal the cores that the
-    # reader, stabilizer and encoder threads need next (measured: stabilizer 20 -> 8 ms).
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    opts.log_severity_level = 3
-    try:
-        with warnings.catch_warnings():  # ort warns and falls back to CPU; we check and say more below
-            warnings.simplefilter("ignore")
-            sess = ort.InferenceSession(path, opts, providers=_providers(device))
-    except Exception as e:
-        msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        if device != "cpu":
-            raise UserError(f"cannot start the {device} device ({msg}); {_GPU_HINT}, or use --device cpu") from None
-        raise UserError(f"cannot load model {path}: {msg}; pass a valid stylecam .onnx file") from None
-    # get_available_providers() lists CUDA even when its libraries are missing;
-    # only the session's own provider list tells the truth.
-    if sess.get_providers()[0] != PROVIDER[device]:
-        avail = ", ".join(ort.get_available_providers())
-        raise UserError(f"device {device} did not load (onnxruntime offers: {avail}); {_GPU_HINT}, or use --device cpu")
-    return sess
 
 
 class _Runner:
@@ -191,7 +107,7 @@ class OrtEngine:
 
         avail = set(ort.get_available_providers())
         tried = []
-        for dev in ("tensorrt", "cuda", "cpu"):
+        for dev in AUTO_ORDER:
             if PROVIDER[dev] not in avail:
                 continue
             try:
@@ -267,23 +183,3 @@ class OrtEngine:
             style = self.bank[i]
             groups.setdefault(style.model, []).append((style, wt / total))
         return groups
-
-
-class StyleEncoder:
-    """Runs an `adain_encoder` model once per style image to get its (mean, std)."""
-
-    LONG_SIDE = 512
-
-    def __init__(self, path: str, device: str = "cpu") -> None:
-        info = read_model_info(path)
-        if info.kind != "adain_encoder":
-            raise UserError(f"{path} is a {info.kind} model, not an adain_encoder; check the adain model's stylecam.encoder")
-        self.session = make_session(info.path, device)
-
-    def encode(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        image = fr.check_frame(image)
-        h, w = image.shape[:2]
-        scale = self.LONG_SIDE / max(h, w)
-        image = fr.resize(image, (max(32, round(w * scale)), max(32, round(h * scale))))
-        mean, std = self.session.run(["mean", "std"], {"image": fr.to_nchw(image)})
-        return mean[0].astype(np.float32), std[0].astype(np.float32)

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from . import frames as fr
 from .errors import UserError
 from .modelfile import (ADAIN_BUILTIN, ModelInfo, STYLE_KINDS, builtin_adain_model, builtin_models, file_hash,
                         read_model_info)
+from .session import cache_dir, make_session
 
 log = logging.getLogger("stylecam")
 
@@ -36,15 +38,6 @@ class Style:
     title: str = ""
     year: str = ""
     image: str | None = None
-
-
-def cache_dir() -> Path:
-    """Where AdaIN style statistics are kept between runs."""
-    env = os.environ.get("STYLECAM_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "stylecam"
 
 
 def cuda_available() -> bool:
@@ -222,8 +215,6 @@ class StyleBank:
         if self._encoder_factory is not None:
             encoder = self._encoder_factory(encoder_path)
         else:
-            from .engine import StyleEncoder  # deferred: only AdaIN image styles need it
-
             encoder = StyleEncoder(encoder_path)
         mean, std = encoder.encode(rgb)  # type: ignore[attr-defined]
         return np.asarray(mean, np.float32).reshape(-1), np.asarray(std, np.float32).reshape(-1)
@@ -243,3 +234,23 @@ def _stats_from_meta(meta: dict, path: str, name: str) -> Stats:
     if mean.shape != std.shape or mean.size == 0:
         raise UserError(f"{path}: AdaIN style {name!r} has mismatched mean/std; re-export the model")
     return mean, std
+
+
+class StyleEncoder:
+    """Runs an `adain_encoder` model once per style image to get its (mean, std)."""
+
+    LONG_SIDE = 512
+
+    def __init__(self, path: str, device: str = "cpu") -> None:
+        info = read_model_info(path)
+        if info.kind != "adain_encoder":
+            raise UserError(f"{path} is a {info.kind} model, not an adain_encoder; check the adain model's stylecam.encoder")
+        self.session = make_session(info.path, device)
+
+    def encode(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        image = fr.check_frame(image)
+        h, w = image.shape[:2]
+        scale = self.LONG_SIDE / max(h, w)
+        image = fr.resize(image, (max(32, round(w * scale)), max(32, round(h * scale))))
+        mean, std = self.session.run(["mean", "std"], {"image": fr.to_nchw(image)})
+        return mean[0].astype(np.float32), std[0].astype(np.float32)

@@ -195,8 +195,7 @@ def test_torch_commands_are_forwarded(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "export.cli", fake)
     assert main(["keyframe", "--help-me"]) == 0 and seen == [["keyframe", "--help-me"]]
 
-    class UserError(Exception):  # export's own UserError class, matched by name
-        pass
+    from export.errors import UserError  # the product's one class, re-exported on the torch side
 
     def boom(argv):
         raise UserError("no such style image x.jpg; pass an existing file")
@@ -204,6 +203,17 @@ def test_torch_commands_are_forwarded(monkeypatch, capsys):
     fake.main = boom
     assert main(["train", "x"]) == 2
     assert _err_line(capsys) == "stylecam: error: no such style image x.jpg; pass an existing file"
+
+    class LookAlike(Exception):  # matched by class, not by name: a stranger's UserError is a bug
+        pass
+    LookAlike.__name__ = "UserError"
+
+    def bug(argv):
+        raise LookAlike("internal")
+
+    fake.main = bug
+    with pytest.raises(LookAlike):
+        main(["train", "x"])
 
 
 def test_no_command_prints_help_and_exits_2(capsys):

@@ -9,7 +9,9 @@ import pytest
 from conftest import CIN_TABLE, make_tiny_model
 from realtime import engine as eng
 from realtime import modelfile, styles
-from realtime.engine import OrtEngine, StyleEncoder
+from realtime.engine import OrtEngine
+from realtime.session import physical_cores
+from realtime.styles import StyleEncoder
 from realtime.errors import UserError
 from realtime.styles import StyleBank
 
@@ -255,7 +257,7 @@ def test_auto_device_logs_its_choice(bank, caplog):
 
 
 def test_physical_cores_is_sane():
-    assert 1 <= eng.physical_cores() <= (__import__("os").cpu_count() or 1)
+    assert 1 <= physical_cores() <= (__import__("os").cpu_count() or 1)
 
 
 def test_style_encoder_resizes_long_side(tmp_path):
