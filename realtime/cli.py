@@ -390,6 +390,12 @@ def collect_info(model: str | None = None) -> dict[str, Any]:
         except UserError as e:
             models.append({"file": p.name, "error": str(e)})
             problems.append(str(e))
+    if model:
+        try:
+            read_model_info(model)
+        except UserError as e:  # the file is the problem, not the providers: say so, test them on a good one
+            problems.append(str(e))
+            model = None
     test_model = model or next((str(builtin_model_dir() / m["file"]) for m in models if "kind" in m), None)
     providers: dict[str, str] = {}
     by_name = {v: k for k, v in PROVIDER.items()}

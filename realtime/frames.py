@@ -113,6 +113,9 @@ def preserve_color(source: np.ndarray, stylized: np.ndarray) -> np.ndarray:
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 
 
+MAX_SIDE = 8192  # beyond 8K a frame is a mistake, and its buffers alone would take gigabytes
+
+
 def parse_size(spec: str | None) -> Size | float | None:
     """Parse a user size: "640x360" -> (640, 360); "0.5" -> 0.5 (a scale); None/"" -> None."""
     if spec is None or str(spec).strip() == "":
@@ -123,6 +126,8 @@ def parse_size(spec: str | None) -> Size | float | None:
         w, h = int(m.group(1)), int(m.group(2))
         if w <= 0 or h <= 0:
             raise UserError(f"size {text!r} has a zero side; use WIDTHxHEIGHT like 640x360")
+        if max(w, h) > MAX_SIDE:
+            raise UserError(f"size {text!r} is larger than {MAX_SIDE} px on a side; use a smaller WIDTHxHEIGHT")
         return (w, h)
     try:
         scale = float(text)

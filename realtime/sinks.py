@@ -42,10 +42,16 @@ def temp_path(path: str | os.PathLike[str]) -> Path:
     return p.with_name(f"{p.stem}.tmp.{os.getpid()}{p.suffix}")
 
 
-def check_output_dir(path: str | os.PathLike[str]) -> None:
-    parent = Path(path).resolve().parent
+def check_output_dir(path: str | os.PathLike[str], *, file: bool = False) -> None:
+    """Before any work: the output's folder exists and is writable (and, for a file, it is not a folder)."""
+    p = Path(path)
+    parent = p.resolve().parent
     if not parent.is_dir():
         raise UserError(f"output folder {parent} does not exist; create it or pick another output path")
+    if file and p.is_dir():
+        raise UserError(f"output {p} is a folder; give a file name, e.g. {p / 'stylized.mp4'}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write to folder {parent} (permission denied); pick another output path")
 
 
 class VideoFileSink:
@@ -57,7 +63,7 @@ class VideoFileSink:
         import av
 
         self.path = Path(path)
-        check_output_dir(self.path)
+        check_output_dir(self.path, file=True)
         self.tmp = temp_path(self.path)
         self.rate = Fraction(fps).limit_denominator(1_000_000) if fps else Fraction(30)
         self.time_base = time_base or 1 / self.rate

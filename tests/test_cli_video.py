@@ -273,3 +273,38 @@ def test_empty_style_name_is_an_error_not_style_1(clip, tiny_model, tmp_path, ca
                "--model", str(tiny_model("cin")), "--style", ""])
     assert rc == 2 and "unknown style ''" in _err_line(capsys)
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_video_output_checks_happen_before_the_work(clip, tmp_path, capsys):
+    src = str(clip(frames=2, audio=False))
+    folder = tmp_path / "existing"
+    folder.mkdir()
+    assert main(["video", src, "-o", str(folder)]) == 2
+    assert "is a folder" in _err_line(capsys)
+    assert main(["video", src, "-o", str(tmp_path / "o.mp4"), "--size", "100000x100000"]) == 2
+    assert "larger than 8192 px" in _err_line(capsys)
+
+
+def test_video_refuses_a_read_only_output_folder_up_front(clip, tmp_path, capsys):
+    import os
+
+    src = str(clip(frames=2, audio=False))
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):  # root ignores permissions: nothing to check here
+            pytest.skip("running as root: a read-only folder is still writable")
+        assert main(["video", src, "-o", str(locked / "o.mp4")]) == 2
+        assert "permission denied" in _err_line(capsys)
+    finally:
+        locked.chmod(0o700)
+
+
+def test_info_names_a_bad_model_file_as_the_problem(tmp_path, capsys):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not onnx at all")
+    assert main(["info", "--model", str(bad), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert any("bad.onnx" in p for p in info["problems"])
+    assert info["providers"]["CPUExecutionProvider"].startswith("ok")
