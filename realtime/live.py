@@ -36,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = "hotkeys (h shows them in the window):\n  " + "\n  ".join(help_lines())
     parser.add_argument("--camera", default="0", metavar="INDEX|PATH",
-                        help="camera index (0, 1, ...) or device/video path (default: 0)")
+                        help="camera index (0, 1, ...), a device path, or a video file (plays at its own frame rate and "
+                             "loops) (default: 0)")
     parser.add_argument("--camera-size", default="1280x720", metavar="WxH",
                         help="capture size asked of the camera (default: 1280x720)")
     parser.add_argument("--camera-fps", type=float, default=30.0, metavar="FPS",

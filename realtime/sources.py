@@ -99,15 +99,23 @@ class Source(Protocol):
 
 
 class CameraSource:
-    """A webcam through cv2.VideoCapture, reconnecting with backoff when it stops delivering."""
+    """A webcam through cv2.VideoCapture, reconnecting with backoff when it stops delivering.
+
+    A video file given as the camera (demos, tests) plays at its own frame rate and loops,
+    as a camera would keep delivering; only a real camera is ever "lost" and reconnected.
+    """
 
     live = True
     frame_count = None
 
     def __init__(self, device: int | str = 0, size: Size | None = None, fps: float | None = None, *,
                  capture_factory: Callable[..., Any] = cv2.VideoCapture, max_backoff: float = 8.0,
-                 failures_before_reconnect: int = 5) -> None:
+                 failures_before_reconnect: int = 5, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Any] | None = None) -> None:
         self.device = device
+        self.is_file = isinstance(device, (str, Path)) and Path(device).is_file()
+        self._clock = clock
+        self._sleep = sleep
         self._want_size, self._want_fps = size, fps
         self._factory = capture_factory
         self._max_backoff = max_backoff
@@ -137,16 +145,36 @@ class CameraSource:
             cap.set(cv2.CAP_PROP_FPS, float(self._want_fps))
         return cap
 
+    def _wait(self, seconds: float) -> bool:
+        """Sleep (interruptibly); True when closed meanwhile."""
+        if self._sleep is not None:
+            self._sleep(seconds)
+            return self._closed.is_set()
+        return self._closed.wait(seconds)
+
     def __iter__(self) -> Iterator[Frame]:
         index, failures, backoff = 0, 0, 1.0
-        t0 = time.monotonic()
+        t0 = self._clock()
+        loop_frames = 0
         while not self._closed.is_set():
             ok, bgr = (False, None) if self._cap is None else self._cap.read()
             if ok and bgr is not None:
                 failures, backoff = 0, 1.0
                 self.status = ""
-                yield Frame(bgr_to_rgb(bgr), time.monotonic() - t0, index)
+                if self.is_file:  # play at the file's rate: frame i is due at t0 + i / fps
+                    due = t0 + index / self.fps - self._clock()
+                    if due > 0 and self._wait(due):
+                        break
+                    loop_frames += 1
+                yield Frame(bgr_to_rgb(bgr), self._clock() - t0, index)
                 index += 1
+                continue
+            if self.is_file and self._cap is not None:
+                if loop_frames == 0:  # not one frame since the last rewind: the file is unreadable
+                    log.warning("stylecam: %s gives no frames; stopping", self.device)
+                    break
+                self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)  # end of the file: loop
+                loop_frames = 0
                 continue
             failures += 1
             if self._cap is not None and failures < self._fail_limit:

@@ -255,3 +255,30 @@ def test_virtual_camera_missing_backend_says_what_to_do(monkeypatch):
            "card_label=stylecam" in msg
     monkeypatch.setattr(sys, "platform", "win32")
     assert "OBS" in sk._virtualcam_fix() and "Virtual Camera" in sk._virtualcam_fix()
+
+
+def test_a_video_file_as_camera_plays_at_its_rate_and_loops(clip):
+    """No real waiting: the source's clock and sleep are passed in."""
+    from realtime.sources import CameraSource
+
+    now = [0.0]
+    waits: list[float] = []
+
+    def sleep(s: float) -> None:
+        waits.append(s)
+        now[0] += s
+
+    path = clip(frames=5, fps=10, audio=False)
+    cam = CameraSource(str(path), clock=lambda: now[0], sleep=sleep)
+    assert cam.is_file and cam.fps == pytest.approx(10.0)
+    frames = []
+    for f in cam:
+        frames.append(f)
+        if len(frames) == 12:  # past the end of the 5-frame file: it loops
+            break
+    cam.close()
+    assert [f.index for f in frames] == list(range(12))
+    assert frames[-1].pts == pytest.approx(1.1)  # 12 frames at 10 fps, paced by the clock
+    assert sum(waits) == pytest.approx(1.1)
+    assert not cam.reconnects and "lost" not in cam.status
+    assert np.array_equal(frames[5].image, frames[0].image)  # frame 6 is the first frame again
