@@ -17,6 +17,7 @@ from typing import Any
 
 from .devices import DEVICES
 from .errors import UserError
+from .signals import StopOnSignals
 
 log = logging.getLogger("stylecam")
 
@@ -272,19 +273,21 @@ def cmd_video(args: argparse.Namespace) -> int:
             sink.close(partial=True)
         src.close()
         raise
-    stats = run_pipeline(src, engine, [sink], constant_settings(settings), post=post,
-                         progress=not (args.quiet or args.json))
-    out = str(sink.final_path) if sink.final_path else None
-    if stats.interrupted:
-        log.warning("stylecam: interrupted after %d frames; partial output: %s", stats.frames_out, out or "none")
-    else:
-        log.info("stylecam: wrote %s (%d frames, %.1f fps%s)", out, stats.frames_out, stats.fps,
-                 f", {stats.skipped} skipped" if stats.skipped else "")
-    _emit(args, {"frames": stats.frames_out, "skipped": stats.skipped, "fps": round(stats.fps, 2),
-                 "seconds": round(stats.seconds, 3), "output": out, "partial": stats.interrupted,
-                 "device": engine.device, "style": style.name, "audio": sink.audio_mode,
-                 "stage_ms": {k: round(v, 2) for k, v in stats.stage_ms.items()}})
-    return EXIT_INTERRUPTED if stats.interrupted else 0
+    with StopOnSignals() as signals:
+        stats = run_pipeline(src, engine, [sink], constant_settings(settings), post=post,
+                             progress=not (args.quiet or args.json), stop_event=signals.event)
+        out = str(sink.final_path) if sink.final_path else None
+        if stats.interrupted:
+            log.warning("stylecam: interrupted%s after %d frames; partial output: %s",
+                        f" by {signals.name}" if signals.name else "", stats.frames_out, out or "none")
+        else:
+            log.info("stylecam: wrote %s (%d frames, %.1f fps%s)", out, stats.frames_out, stats.fps,
+                     f", {stats.skipped} skipped" if stats.skipped else "")
+        _emit(args, {"frames": stats.frames_out, "skipped": stats.skipped, "fps": round(stats.fps, 2),
+                     "seconds": round(stats.seconds, 3), "output": out, "partial": stats.interrupted,
+                     "device": engine.device, "style": style.name, "audio": sink.audio_mode,
+                     "stage_ms": {k: round(v, 2) for k, v in stats.stage_ms.items()}})
+    return (signals.exit_code or EXIT_INTERRUPTED) if stats.interrupted else 0
 
 
 def cmd_image(args: argparse.Namespace) -> int:
@@ -308,16 +311,17 @@ def cmd_image(args: argparse.Namespace) -> int:
     targets = [out / f.name for f in src.files] if src.is_folder else [out]
     _refuse_overwriting_inputs(targets, args, list(src.files))
     sink = ImageSink(out, folder=src.is_folder)
-    stats = run_pipeline(src, engine, [sink], constant_settings(settings),
-                         progress=src.is_folder and not (args.quiet or args.json))
-    if stats.interrupted:
-        log.warning("stylecam: interrupted; %d image(s) written to %s (partial)", len(sink.written), out)
-    else:
-        log.info("stylecam: wrote %d image(s) to %s", len(sink.written), out)
-    _emit(args, {"images": len(sink.written), "skipped": stats.skipped, "output": str(out),
-                 "files": [str(p) for p in sink.written], "partial": stats.interrupted,
-                 "device": engine.device, "style": style.name, "seconds": round(stats.seconds, 3)})
-    return EXIT_INTERRUPTED if stats.interrupted else 0
+    with StopOnSignals() as signals:
+        stats = run_pipeline(src, engine, [sink], constant_settings(settings),
+                             progress=src.is_folder and not (args.quiet or args.json), stop_event=signals.event)
+        if stats.interrupted:
+            log.warning("stylecam: interrupted; %d image(s) written to %s (partial)", len(sink.written), out)
+        else:
+            log.info("stylecam: wrote %d image(s) to %s", len(sink.written), out)
+        _emit(args, {"images": len(sink.written), "skipped": stats.skipped, "output": str(out),
+                     "files": [str(p) for p in sink.written], "partial": stats.interrupted,
+                     "device": engine.device, "style": style.name, "seconds": round(stats.seconds, 3)})
+    return (signals.exit_code or EXIT_INTERRUPTED) if stats.interrupted else 0
 
 
 def cmd_styles(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from typing import Any
 from .controller import Action, Controller, ResolutionGovernor  # stdlib-only, cheap to import
 from .devices import DEVICES
 from .errors import UserError
+from .signals import StopOnSignals
 
 log = logging.getLogger("stylecam")
 
@@ -295,7 +296,9 @@ def run(args: argparse.Namespace) -> int:
             latest.update(image=out.image, fps=rate, stages=stages or latest.get("stages", {}), dropped=stats.dropped)
         new_frame.set()
 
-    stop = threading.Event()
+    # Ctrl-C, kill and a closed terminal all end the session the same way: outputs finished normally.
+    signals = StopOnSignals()
+    stop = signals.event
     outcome: dict[str, Any] = {}
 
     def pipeline() -> None:
@@ -310,13 +313,14 @@ def run(args: argparse.Namespace) -> int:
     worker = threading.Thread(target=pipeline, name="stylecam-live", daemon=True)
     window = None
     try:
+        signals.__enter__()  # restored in the finally below
         if not args.no_window:
             from .window import Hud, Window
 
             window = Window(controller, "stylecam")
         worker.start()
         last_draw = 0.0
-        while worker.is_alive() and not controller.quit:
+        while worker.is_alive() and not controller.quit and not stop.is_set():
             if window is None:
                 new_frame.wait(0.05)
             fresh = new_frame.is_set()
@@ -344,6 +348,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         stop.set()
         worker.join(timeout=30)
+        signals.__exit__()
         if window is not None:
             window.close()
     if "error" in outcome:
@@ -354,7 +359,8 @@ def run(args: argparse.Namespace) -> int:
     stats = outcome.get("stats")
     if stats is not None:
         log.info("stylecam: %s", stats.as_dict())
-    return 0
+    # Ctrl-C is how a headless session ends (0); a kill or hang-up says so in the exit code.
+    return signals.exit_code if signals.name in ("SIGTERM", "SIGHUP") else 0
 
 
 def _black(size: tuple[int, int]) -> Any:

@@ -182,6 +182,8 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
         stats.observe_queue(stage, q.qsize())
         return True
 
+    source_ended = threading.Event()
+
     def reader() -> None:
         it = iter(source)
         try:
@@ -190,6 +192,7 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
                 try:
                     frame = next(it)
                 except StopIteration:
+                    source_ended.set()
                     break
                 stats.record("read", (time.perf_counter() - t) * 1000)
                 stats.frames_in += 1
@@ -273,6 +276,8 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
     failure = next((e for e in errors if not isinstance(e, KeyboardInterrupt)), None)
     if any(isinstance(e, KeyboardInterrupt) for e in errors):
         stats.interrupted = True
+    if not live and stop.is_set() and not source_ended.is_set():
+        stats.interrupted = True  # a file run stopped before its end (a signal): its output is partial
     partial = stats.interrupted or failure is not None
     close_errors = []
     for s in sinks:

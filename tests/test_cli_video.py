@@ -308,3 +308,38 @@ def test_info_names_a_bad_model_file_as_the_problem(tmp_path, capsys):
     info = json.loads(capsys.readouterr().out)
     assert any("bad.onnx" in p for p in info["problems"])
     assert info["providers"]["CPUExecutionProvider"].startswith("ok")
+
+
+# -- signals: every interruption leaves a playable partial ------------------------------------
+@pytest.mark.parametrize("signals,code", [(("SIGTERM",), 143), (("SIGHUP",), 129), (("SIGINT",), 130),
+                                          (("SIGINT", "SIGINT", "SIGTERM"), 130)])
+def test_signals_leave_a_playable_partial(tmp_path, tiny_model, signals, code):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = make_clip(tmp_path / "long.mp4", frames=900, fps=30, size=(320, 240), audio=True)
+    out = tmp_path / "o.mp4"
+    p = subprocess.Popen([sys.executable, "-m", "realtime", "video", str(src), "-o", str(out),
+                          "--model", str(tiny_model("feedforward", op="conv")), "--json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob("o.tmp.*.mp4")) and time.monotonic() < deadline and p.poll() is None:
+        time.sleep(0.02)
+    time.sleep(0.3)  # some frames in
+    for name in signals:  # repeated ones 30 ms apart: the finalising must not be interrupted
+        p.send_signal(getattr(signal, name))
+        time.sleep(0.03)
+    stdout, stderr = p.communicate(timeout=60)
+    if p.returncode == 0:
+        pytest.fail(f"the run finished before the signal arrived; make the clip longer ({stderr[-300:]})")
+    assert p.returncode == code, stderr
+    partial = tmp_path / "o.partial.mp4"
+    assert partial.is_file() and not out.exists(), sorted(x.name for x in tmp_path.iterdir())
+    assert not list(tmp_path.glob("*.tmp.*")), "temporary file left behind"
+    info = probe(partial)
+    summary = json.loads(stdout)
+    assert summary["partial"] and 0 < info["frames"] == summary["frames"] < 900
+    assert info["audio_seconds"] == pytest.approx(info["video_seconds"], abs=0.1)
+    assert f"partial output: {partial}" in stderr

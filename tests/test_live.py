@@ -214,3 +214,31 @@ def test_failed_record_start_turns_the_flag_back_off():
     c.handle_key("screenshot")
     live._carry_out(c, c.pop_actions(), rec, vcam, None)
     assert c.notice() == "no frame yet"
+
+
+@pytest.mark.parametrize("sig,code", [("SIGTERM", 143), ("SIGHUP", 129), ("SIGINT", 0)])
+def test_killed_headless_recording_is_a_playable_take(tmp_path: Path, tiny_model, sig, code):
+    """A real process, a video file as the camera, a real signal: the take is finished, not lost."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import make_clip, probe
+
+    cam = make_clip(tmp_path / "cam.mp4", frames=20, fps=20, size=(64, 48), audio=False)
+    out = tmp_path / "take.mp4"
+    p = subprocess.Popen([sys.executable, "-m", "realtime", "live", "--camera", str(cam), "--no-window",
+                          "--record", str(out), "--model", str(tiny_model("feedforward")), "--size", "64x48",
+                          "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob("take*.tmp.*")) and time.monotonic() < deadline and p.poll() is None:
+        time.sleep(0.02)
+    time.sleep(1.5)  # ~30 frames at the file's 20 fps: past its end, so it has looped
+    p.send_signal(getattr(signal, sig))
+    stdout, stderr = p.communicate(timeout=60)
+    assert p.returncode == code, stderr
+    takes = sorted(tmp_path.glob("take*.mp4"))
+    assert len(takes) == 1 and ".tmp." not in takes[0].name, takes
+    assert f"saved {takes[0]}" in stdout
+    assert probe(takes[0])["frames"] >= 20
