@@ -22,7 +22,10 @@ from .signals import StopOnSignals
 log = logging.getLogger("stylecam")
 
 EXPORT_COMMANDS = ("train", "export", "keyframe")
-EXIT_USER, EXIT_INTERRUPTED = 2, 130
+# Exit codes (README, "Exit codes"): 0 done; 1 a bug (traceback); 2 a user error (one line);
+# 3 done, but the input ended early (a truncated or damaged file: the output holds what decoded);
+# 128 + signal when stopped (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP) with a playable .partial output.
+EXIT_USER, EXIT_TRUNCATED, EXIT_INTERRUPTED = 2, 3, 130
 
 
 def _is_user_error(e: BaseException) -> bool:
@@ -277,6 +280,14 @@ def cmd_video(args: argparse.Namespace) -> int:
         stats = run_pipeline(src, engine, [sink], constant_settings(settings), post=post,
                              progress=not (args.quiet or args.json), stop_event=signals.event)
         out = str(sink.final_path) if sink.final_path else None
+        expected = src.frame_count
+        read = stats.frames_in + stats.skipped
+        # Durations round: a frame or two (1 %) short of an estimate is not a truncated file.
+        slack = 0 if src.frame_count_exact else max(2, round(0.01 * (expected or 0)))
+        truncated = bool(expected) and not stats.interrupted and read + slack < expected
+        if truncated:
+            log.warning("stylecam: warning: %s ended early: %d of the %d frames its container announces could be "
+                        "read (a truncated or damaged file?); %s holds those frames", args.input, read, expected, out)
         if stats.interrupted:
             log.warning("stylecam: interrupted%s after %d frames; partial output: %s",
                         f" by {signals.name}" if signals.name else "", stats.frames_out, out or "none")
@@ -286,8 +297,11 @@ def cmd_video(args: argparse.Namespace) -> int:
         _emit(args, {"frames": stats.frames_out, "skipped": stats.skipped, "fps": round(stats.fps, 2),
                      "seconds": round(stats.seconds, 3), "output": out, "partial": stats.interrupted,
                      "device": engine.device, "style": style.name, "audio": sink.audio_mode,
+                     "input_frames_announced": expected, "input_truncated": truncated,
                      "stage_ms": {k: round(v, 2) for k, v in stats.stage_ms.items()}})
-    return (signals.exit_code or EXIT_INTERRUPTED) if stats.interrupted else 0
+    if stats.interrupted:
+        return signals.exit_code or EXIT_INTERRUPTED
+    return EXIT_TRUNCATED if truncated else 0
 
 
 def cmd_image(args: argparse.Namespace) -> int:

@@ -226,9 +226,17 @@ class VideoSource:
         self.fps = float(self.rate)
         self.time_base: Fraction | None = self.stream.time_base
         self.size: Size = (self.stream.width, self.stream.height)
+        # What the container announces: an exact count (MP4), else from a duration (MKV, WebM):
+        # used for the progress bar and to tell a truncated file from a complete one.
         self.frame_count: int | None = self.stream.frames or None
+        self.frame_count_exact = self.frame_count is not None
+        seconds = None
         if self.frame_count is None and self.stream.duration and self.time_base:
-            self.frame_count = round(float(self.stream.duration * self.time_base) * self.fps) or None
+            seconds = float(self.stream.duration * self.time_base)
+        elif self.frame_count is None and self.container.duration:
+            seconds = self.container.duration / 1_000_000  # AV_TIME_BASE
+        if seconds:
+            self.frame_count = round(seconds * self.fps) or None
         self.has_audio = bool(self.container.streams.audio)
         self.rotation = 0  # counter-clockwise degrees from the display matrix, known after the first frame
         try:

@@ -343,3 +343,24 @@ def test_signals_leave_a_playable_partial(tmp_path, tiny_model, signals, code):
     assert summary["partial"] and 0 < info["frames"] == summary["frames"] < 900
     assert info["audio_seconds"] == pytest.approx(info["video_seconds"], abs=0.1)
     assert f"partial output: {partial}" in stderr
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_truncated_input_is_stylized_as_far_as_it_goes_and_says_so(tmp_path, tiny_model, capsys, suffix):
+    whole = make_clip(tmp_path / f"whole{suffix}", frames=40, fps=10, size=(64, 48), audio=True)
+    model = ["--model", str(tiny_model("feedforward"))]
+    assert main(["video", str(whole), "-o", str(tmp_path / "a.mp4"), *model, "--json"]) == 0
+    complete = json.loads(capsys.readouterr().out)
+    assert complete["input_truncated"] is False and complete["frames"] == 40
+    if suffix == ".mp4":
+        return  # an MP4 cut short loses its index and does not open at all (a user error, tested elsewhere)
+    cut = tmp_path / f"cut{suffix}"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: int(len(data) * 0.4)])
+    rc = main(["video", str(cut), "-o", str(tmp_path / "b.mp4"), *model, "--json"])
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert rc == 3
+    assert summary["input_truncated"] is True and summary["input_frames_announced"] == 40
+    assert 0 < summary["frames"] < 40 and probe(tmp_path / "b.mp4")["frames"] == summary["frames"]
+    assert "ended early" in captured.err and "of the 40 frames" in captured.err
