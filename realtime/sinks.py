@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import UserError
 from .frames import Size, resize, rgb_to_bgr
-from .sources import Frame
+from .sources import IMAGE_SUFFIXES, Frame
 
 log = logging.getLogger("stylecam")
 
@@ -54,6 +54,50 @@ def check_output_dir(path: str | os.PathLike[str], *, file: bool = False) -> Non
         raise UserError(f"cannot write to folder {parent} (permission denied); pick another output path")
 
 
+class OutputLock:
+    """One writer per output: a second stylecam run aimed at the same file or folder refuses.
+
+    An flock on a hidden file beside the output; the kernel drops it when the process ends,
+    however it ends, so a crash never leaves a stale lock. No flock (Windows): no lock.
+    """
+
+    def __init__(self, target: str | os.PathLike[str]) -> None:
+        t = Path(target).resolve()
+        self.path = t.parent / f".{t.name}.stylecam-lock"
+        self.fd: int | None = None
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            return
+        for _ in range(5):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise UserError(f"another stylecam run is writing {t} right now; "
+                                "wait for it to finish or pick another -o path") from None
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self.fd = fd
+                return
+            os.close(fd)  # the holder finished and removed it between our open and lock: again
+        raise UserError(f"could not lock {t} for writing; pick another -o path")  # pragma: no cover
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+        os.close(self.fd)
+        self.fd = None
+
+
 class VideoFileSink:
     """H.264 (or the container's codec) video, input frame rate/timestamps/rotation kept, audio carried over."""
 
@@ -64,6 +108,7 @@ class VideoFileSink:
 
         self.path = Path(path)
         check_output_dir(self.path, file=True)
+        self.lock = OutputLock(self.path)
         self.tmp = temp_path(self.path)
         self.rate = Fraction(fps).limit_denominator(1_000_000) if fps else Fraction(30)
         self.time_base = time_base or 1 / self.rate
@@ -78,6 +123,7 @@ class VideoFileSink:
             self.out = av.open(str(self.tmp), "w")
         except (av.FFmpegError, ValueError) as e:
             self.tmp.unlink(missing_ok=True)
+            self.lock.release()
             raise UserError(f"cannot write {self.path.name} ({e}); use a .mp4, .mkv, .mov or .webm output") from None
         self.stream: Any = None
         self._ain: Any = None
@@ -245,15 +291,19 @@ class VideoFileSink:
             self.out = None
             if self._ain is not None:
                 self._ain.close()
-        if self.frames_written == 0:
-            self._discard()
-            return
-        self.partial = partial
-        self.final_path = partial_path(self.path) if partial else self.path
-        os.replace(self.tmp, self.final_path)
+        try:
+            if self.frames_written == 0:
+                self._discard()
+                return
+            self.partial = partial
+            self.final_path = partial_path(self.path) if partial else self.path
+            os.replace(self.tmp, self.final_path)
+        finally:
+            self.lock.release()
 
     def _discard(self) -> None:
         self.tmp.unlink(missing_ok=True)
+        self.lock.release()
 
 
 class ImageSink:
@@ -266,10 +316,11 @@ class ImageSink:
         self.written: list[Path] = []
         self.partial = False
         check_output_dir(self.path)
+        if not folder and self.path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise UserError(f"cannot tell the image format of {self.path.name}; end the output name with .png or .jpg")
+        self.lock = OutputLock(self.path)
         if folder:
             self.path.mkdir(exist_ok=True)
-        elif self.path.suffix.lower() not in {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}:
-            raise UserError(f"cannot tell the image format of {self.path.name}; end the output name with .png or .jpg")
 
     def _target(self, frame: Frame) -> Path:
         if self.folder:
@@ -290,6 +341,7 @@ class ImageSink:
 
     def close(self, partial: bool = False) -> None:
         self.partial = partial
+        self.lock.release()
 
 
 def _virtualcam_fix() -> str:

@@ -1,6 +1,7 @@
 """Sources and sinks: round trips on media the test makes, doubles for camera and virtual camera."""
 import sys
 from fractions import Fraction
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -282,3 +283,36 @@ def test_a_video_file_as_camera_plays_at_its_rate_and_loops(clip):
     assert sum(waits) == pytest.approx(1.1)
     assert not cam.reconnects and "lost" not in cam.status
     assert np.array_equal(frames[5].image, frames[0].image)  # frame 6 is the first frame again
+
+
+def test_two_writers_to_one_output_the_second_refuses(tmp_path):
+    """flock is per open file, so two sinks in one process contend exactly as two processes do."""
+    from realtime.sinks import ImageSink, VideoFileSink
+
+    out = tmp_path / "o.mp4"
+    first = VideoFileSink(out, fps=10)
+    with pytest.raises(UserError, match="another stylecam run is writing .*o.mp4"):
+        VideoFileSink(out, fps=10)
+    first.write(Frame(np.zeros((16, 16, 3), np.uint8), 0.0, 0))
+    first.close()
+    assert out.is_file() and not list(tmp_path.glob(".*lock"))  # the lock goes with the run
+    VideoFileSink(out, fps=10).close()  # free again
+    pics = tmp_path / "pics"
+    a = ImageSink(pics, folder=True)
+    with pytest.raises(UserError, match="another stylecam run is writing"):
+        ImageSink(pics, folder=True)
+    a.close()
+    ImageSink(pics, folder=True).close()
+
+
+def test_a_crashed_writer_leaves_no_stale_lock(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "o.mp4"
+    code = ("import os, sys; from realtime.sinks import VideoFileSink; "
+            f"VideoFileSink({str(out)!r}, fps=10); os._exit(9)")  # dies holding the lock
+    r = subprocess.run([sys.executable, "-c", code], cwd=str(Path(__file__).resolve().parents[1]))
+    assert r.returncode == 9
+    from realtime.sinks import VideoFileSink
+    VideoFileSink(out, fps=10).close()  # the kernel dropped the lock with the process
