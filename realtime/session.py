@@ -88,6 +88,7 @@ def make_session(path: str, device: str, threads: int | None = None):
     # reader, stabilizer and encoder threads need next (measured: stabilizer 20 -> 8 ms).
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.log_severity_level = 3
+    ort.set_default_logger_severity(3)  # its provider-fallback warning would precede our own hint
     try:
         with warnings.catch_warnings():  # ort warns and falls back to CPU; we check and say more below
             warnings.simplefilter("ignore")

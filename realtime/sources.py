@@ -26,6 +26,20 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 PICTURE_KINDS = "JPEG, PNG, BMP, WebP or TIFF"
 
 
+class _quiet_opencv:
+    """OpenCV's own log silenced for the duration (camera probing is noisy when nothing is there)."""
+
+    def __enter__(self) -> None:
+        lg = getattr(getattr(cv2, "utils", None), "logging", None)
+        self._lg, self._level = lg, (lg.getLogLevel() if lg else None)
+        if lg:
+            lg.setLogLevel(lg.LOG_LEVEL_SILENT)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._lg:
+            self._lg.setLogLevel(self._level)
+
+
 def read_picture(path: str | Path, what: str = "image", *, min_side: int = 1) -> np.ndarray:
     """RGB uint8 (H,W,3) of an image file a user named, whatever its depth and channels.
 
@@ -133,7 +147,8 @@ class CameraSource:
         self.fps: float = float(self._cap.get(cv2.CAP_PROP_FPS) or 0) or float(fps or 30.0)
 
     def _open(self) -> Any | None:
-        cap = self._factory(self.device)
+        with _quiet_opencv():  # its backend probing prints a dozen warnings before our one-line answer
+            cap = self._factory(self.device)
         if cap is None or not cap.isOpened():
             if cap is not None:
                 cap.release()

@@ -316,3 +316,13 @@ def test_a_crashed_writer_leaves_no_stale_lock(tmp_path):
     assert r.returncode == 9
     from realtime.sinks import VideoFileSink
     VideoFileSink(out, fps=10).close()  # the kernel dropped the lock with the process
+
+
+def test_a_missing_camera_is_one_quiet_error(capfd):
+    """OpenCV's backend probing would print a dozen warnings (at the file-descriptor level) first."""
+    from realtime.sources import CameraSource
+
+    with pytest.raises(UserError, match="no camera at 37"):
+        CameraSource(37)
+    err = capfd.readouterr().err
+    assert "WARN" not in err and err.strip() == "", err
