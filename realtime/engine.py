@@ -23,6 +23,11 @@ from .styles import StyleBank
 
 log = logging.getLogger("stylecam")
 
+# What each kind's graph must take (docs/model-format.md): checked when a session starts, so a file
+# whose metadata lies fails with one line then, not with an onnxruntime traceback at the first frame.
+MODEL_INPUTS = {"feedforward": {"image"}, "cin": {"image", "style_weights"},
+                "adain": {"image", "style_mean", "style_std", "alpha"}}
+
 
 class Engine(Protocol):
     """Anything that turns a frame plus a style mix into a stylized frame of the same size."""
@@ -49,6 +54,11 @@ class _Runner:
         self.session = session if session is not None else make_session(path, device, threads)
         self.output = self.session.get_outputs()[0].name
         self.input_names = {i.name for i in self.session.get_inputs()}
+        missing = MODEL_INPUTS.get(info.kind, set()) - self.input_names
+        if missing or self.output != "stylized":
+            raise UserError(f"{info.path} says it is a {info.kind} model, but its graph has inputs "
+                            f"{sorted(self.input_names)} and output {self.output!r} (needs {sorted(MODEL_INPUTS[info.kind])} "
+                            "-> 'stylized'); re-export it with `stylecam export`")
         self._binding = None
         self._buffers: dict[str, Any] = {}
 

@@ -266,3 +266,21 @@ def test_style_encoder_resizes_long_side(tmp_path):
     assert mean.shape == (512,) and mean[0] == pytest.approx(1.0, abs=1e-3)
     with pytest.raises(UserError, match="not an adain_encoder"):
         StyleEncoder(str(make_tiny_model(tmp_path / "ff.onnx")))
+
+
+def test_a_model_whose_metadata_lies_is_one_line_up_front(tmp_path):
+    """A feedforward graph labelled cin: caught when the session starts, not at the first frame."""
+    import json as _json
+
+    import onnx
+
+    path = make_tiny_model(tmp_path / "liar.onnx", "feedforward")
+    m = onnx.load(str(path))
+    for p in m.metadata_props:
+        if p.key == "stylecam.kind":
+            p.value = "cin"
+        if p.key == "stylecam.styles":
+            p.value = _json.dumps([{"name": "a"}, {"name": "b"}])
+    onnx.save(m, str(path))
+    with pytest.raises(UserError, match=r"says it is a cin model, but its graph has inputs \['image'\]"):
+        OrtEngine(StyleBank([path]), "cpu")
