@@ -8,6 +8,7 @@ subcommands are handed to export.cli before any parsing happens.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib.util
 import json
 import logging
@@ -26,6 +27,12 @@ EXPORT_COMMANDS = ("train", "export", "keyframe")
 # 3 done, but the input ended early (a truncated or damaged file: the output holds what decoded);
 # 128 + signal when stopped (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP) with a playable .partial output.
 EXIT_USER, EXIT_TRUNCATED, EXIT_INTERRUPTED = 2, 3, 130
+
+
+_DISK_ERRORS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+                errno.EROFS: "the output is on a read-only file system", errno.EFBIG: "the output file is too large "
+                "for its file system"}
+_DISK_FIX = "free some space or pick another -o path (anything finished so far was kept)"
 
 
 def _is_user_error(e: BaseException) -> bool:
@@ -69,6 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("stylecam: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except MemoryError:
+        print("stylecam: error: out of memory; use a smaller --size (or close other programs)", file=sys.stderr)
+        return EXIT_USER
+    except OSError as e:
+        if e.errno not in _DISK_ERRORS:
+            raise
+        where = f" writing {e.filename}" if e.filename else ""
+        print(f"stylecam: error: {_DISK_ERRORS[e.errno]}{where}; {_DISK_FIX}", file=sys.stderr)
+        return EXIT_USER
     except Exception as e:
         if _is_user_error(e):
             print(f"stylecam: error: {' '.join(str(e).split())}", file=sys.stderr)

@@ -364,3 +364,15 @@ def test_truncated_input_is_stylized_as_far_as_it_goes_and_says_so(tmp_path, tin
     assert summary["input_truncated"] is True and summary["input_frames_announced"] == 40
     assert 0 < summary["frames"] < 40 and probe(tmp_path / "b.mp4")["frames"] == summary["frames"]
     assert "ended early" in captured.err and "of the 40 frames" in captured.err
+
+
+@pytest.mark.parametrize("exc,needle", [(OSError(28, "No space left on device", "o.mp4"), "the disk is full writing o.mp4"),
+                                        (MemoryError(), "out of memory; use a smaller --size")])
+def test_disk_full_and_out_of_memory_are_one_line(monkeypatch, capsys, tmp_path, exc, needle):
+    import realtime.cli as cli
+
+    def fails(args):
+        raise exc
+    monkeypatch.setattr(cli, "cmd_image", fails)  # stands in for a sink that hits a full disk
+    assert main(["image", str(tmp_path / "x.png"), "-o", str(tmp_path / "y.png")]) == 2
+    assert needle in _err_line(capsys)
