@@ -214,7 +214,7 @@ def _parse_weights(text: str | None, n: int) -> list[float]:
 
 def _settings(args: argparse.Namespace, mix: dict[int, float]):
     from .frames import parse_size
-    from .pipeline import RenderSettings
+    from .settings import RenderSettings
 
     if not 0.0 <= args.strength <= 1.0:
         raise UserError(f"--strength {args.strength} is out of range; use a number from 0 to 1")

@@ -19,6 +19,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Mapping, Sequence
 
+from .settings import RenderSettings
+
 #: Working resolutions (width, height) the `]`/`[` keys and --target-fps step through.
 RESOLUTION_LADDER: tuple[tuple[int, int], ...] = (
     (320, 180), (480, 270), (640, 360), (960, 540), (1280, 720),
@@ -42,19 +44,6 @@ class Action(enum.Enum):
     RECORD_STOP = "record_stop"
     VCAM_ON = "vcam_on"
     VCAM_OFF = "vcam_off"
-
-
-@dataclass(frozen=True)
-class RenderSettings:
-    """Everything one frame's render depends on; a fresh immutable value per frame."""
-
-    mix: Mapping[int, float]          # bank style index -> weight; weights > 0, sum to 1
-    strength: float                   # 0 = camera image, 1 = full style
-    preserve_color: bool
-    alpha: float                      # AdaIN content/style trade-off
-    size: tuple[int, int]             # working resolution (width, height)
-    paused: bool
-    stabilize: bool
 
 
 def ease(t: float) -> float:
@@ -253,7 +242,6 @@ class Controller:
                 preserve_color=self.preserve_color,
                 alpha=self.alpha,
                 size=self.size,
-                paused=self.paused,
                 stabilize=self.stabilize,
             )
 
@@ -307,7 +295,7 @@ class Controller:
                 "strength": s.strength,
                 "preserve_color": s.preserve_color,
                 "size": list(s.size),
-                "paused": s.paused,
+                "paused": self.paused,
                 "stabilize": s.stabilize,
                 "recording": self.recording,
                 "vcam": self.vcam,

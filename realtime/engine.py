@@ -17,7 +17,7 @@ import numpy as np
 from . import frames as fr
 from .devices import AUTO_ORDER, DEVICES, PROVIDER
 from .errors import UserError
-from .modelfile import ModelInfo, fp16_variant, read_model_info
+from .modelfile import ModelInfo, fp16_variant
 from .session import make_session
 from .styles import StyleBank
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import logging
 import queue
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,6 +20,7 @@ import numpy as np
 
 from . import frames as fr
 from .engine import Engine
+from .settings import RenderSettings
 from .sinks import Sink
 from .sources import Frame, Source
 
@@ -29,17 +29,6 @@ log = logging.getLogger("stylecam")
 FILE_QUEUE = 4
 LIVE_QUEUE = 1
 _END = object()
-
-
-@dataclass(frozen=True)
-class RenderSettings:
-    """What to render for one frame; `size` is the working (inference) size: WxH, a scale, or None."""
-
-    mix: Mapping[int, float]
-    strength: float = 1.0
-    preserve_color: bool = False
-    alpha: float = 1.0
-    size: fr.Size | float | None = None
 
 
 SettingsProvider = Callable[[], RenderSettings]
@@ -221,7 +210,7 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
                                      preserve_color=settings.preserve_color, alpha=settings.alpha)
                 out = fr.resize(out, (w, h))
                 stats.record("infer", (time.perf_counter() - t) * 1000)
-                use_post = bool(post) and getattr(settings, "stabilize", True) is not False
+                use_post = bool(post) and settings.stabilize
                 # the post-processors run in the writer thread, overlapping the next frame's inference
                 if not hand_on(q_out, (frame, out, t_read, use_post, work), "write"):
                     break

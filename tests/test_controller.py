@@ -38,7 +38,7 @@ def test_starts_one_hot_on_the_chosen_style():
     c, _ = make(style=2)
     s = c.settings()
     assert isinstance(s, RenderSettings)
-    assert s.mix == {2: 1.0} and s.strength == 1.0 and not s.paused and s.size == (640, 360)
+    assert s.mix == {2: 1.0} and s.strength == 1.0 and not c.paused and s.size == (640, 360)
 
 
 def test_next_prev_wrap_around():
@@ -201,10 +201,10 @@ def test_toggles_reach_the_render_settings():
     c, _ = make()
     press(c, "pause", "preserve_color", "stabilize")
     s = c.settings()
-    assert s.paused and s.preserve_color and s.stabilize
+    assert c.paused and s.preserve_color and s.stabilize
     press(c, "pause", "preserve_color", "stabilize")
     s = c.settings()
-    assert not (s.paused or s.preserve_color or s.stabilize)
+    assert not (c.paused or s.preserve_color or s.stabilize)
     press(c, "fullscreen", "help")
     assert c.fullscreen and c.show_help
 

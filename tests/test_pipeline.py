@@ -158,13 +158,9 @@ def test_post_processors_run_after_engine_and_reset():
     flips = iter([True, False, False, True, True])
     sink2 = RecordingSink()
     run_pipeline(ListSource(5), SlowEngine(), [sink2],
-                 lambda: RenderSettings({0: 1.0}) if next(flips) else _NoStab(), post=[post2], progress=False)
+                 lambda: RenderSettings({0: 1.0}, stabilize=next(flips)), post=[post2], progress=False)
     assert post2.calls == 3 and post2.resets == 3  # start, switched off, switched back on
     assert int(sink2.frames[1].image[0, 0, 0]) == 254  # frame 1: stabilizer off
-
-
-class _NoStab:
-    mix, strength, preserve_color, alpha, size, stabilize = {0: 1.0}, 1.0, False, 1.0, None, False
 
 
 def test_worker_exception_is_reraised_and_threads_end():

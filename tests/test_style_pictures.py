@@ -12,7 +12,6 @@ import pytest
 from conftest import make_tiny_model
 from realtime.cli import main
 from realtime.engine import OrtEngine
-from realtime.errors import UserError
 from realtime.sources import read_picture
 from realtime.styles import StyleBank
 
