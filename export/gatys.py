@@ -432,7 +432,6 @@ def stylize(content: torch.Tensor, styles: Sequence[Style], cfg: GatysConfig | N
                 x = F.interpolate(x.detach(), size=c_img.shape[-2:], mode="bilinear", align_corners=False)
             x = x.detach().clone().requires_grad_(True)
             scale_lr = lr
-            opt = _optimizer(cfg.optimizer, x, scale_lr)
             bar.set_description(f"{c_img.shape[-1]}x{c_img.shape[-2]}")
             last: dict[str, float] = {}
 
@@ -441,7 +440,7 @@ def stylize(content: torch.Tensor, styles: Sequence[Style], cfg: GatysConfig | N
             norm = max(_evaluate(objective, x, cfg, luminance)["total"], 1e-12)
 
             def closure() -> torch.Tensor:
-                opt.zero_grad(set_to_none=True)
+                x.grad = None
                 c, s, t = objective(x.expand(-1, 3, -1, -1) if luminance else x)
                 total = cfg.content_weight * c + cfg.style_weight * s + cfg.tv_weight * t
                 (total / norm).backward()
@@ -481,6 +480,7 @@ def stylize(content: torch.Tensor, styles: Sequence[Style], cfg: GatysConfig | N
                 bar.update(n_steps - done)  # a run that converged early
                 global_step += n_steps - done
             else:
+                opt = torch.optim.Adam([x], lr=scale_lr)
                 for i in range(n_steps):
                     before = x.detach().clone()
                     opt.step(closure)  # one loss evaluation, at ``before``
@@ -491,7 +491,7 @@ def stylize(content: torch.Tensor, styles: Sequence[Style], cfg: GatysConfig | N
                         scale_lr *= 0.5
                         with torch.no_grad():
                             x.copy_(good)
-                        opt = _optimizer(cfg.optimizer, x, scale_lr)
+                        opt = torch.optim.Adam([x], lr=scale_lr)
                         bar.write(f"stylecam: optimiser diverged at step {i}; restarting it with lr={scale_lr:g}",
                                   file=sys.stderr)
                         continue
@@ -509,16 +509,6 @@ def stylize(content: torch.Tensor, styles: Sequence[Style], cfg: GatysConfig | N
             history.append({"scale": float(size), "step": float(n_steps), **final})
     assert x is not None
     return GatysResult(image=to_rgb(x).cpu(), history=history)
-
-
-def _optimizer(kind: str, x: torch.Tensor, lr: float) -> torch.optim.Optimizer:
-    # max_iter=1: one L-BFGS iteration per step(), so steps, progress and snapshots line up.
-    # The strong-Wolfe line search matters: these losses are ~1e8 at the start, and a fixed
-    # step length either barely moves the image or overshoots to inf (seen on real photos).
-    if kind == "lbfgs":
-        return torch.optim.LBFGS([x], lr=lr, max_iter=1, history_size=100, line_search_fn="strong_wolfe",
-                                 tolerance_grad=0.0, tolerance_change=0.0)  # we decide when to stop
-    return torch.optim.Adam([x], lr=lr)
 
 
 @torch.no_grad()

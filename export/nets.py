@@ -251,8 +251,3 @@ class AdaINNet(nn.Module):
         t = alpha * t + (1 - alpha) * f
         return self.decoder(t)
 
-
-def mix_stats(means: torch.Tensor, stds: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Interpolate styles by a convex mix of their (S,C) statistics."""
-    w = weights / weights.sum(dim=-1, keepdim=True)
-    return w @ means, w @ stds

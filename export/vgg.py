@@ -13,7 +13,6 @@ from typing import Iterable, Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from .errors import UserError
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import importlib.util
 import json
 import logging
 import sys
@@ -154,26 +153,17 @@ def build_parser(live: bool = False) -> argparse.ArgumentParser:
     n.set_defaults(func=cmd_info)
 
     lv = sub.add_parser("live", help="webcam -> window / virtual camera")
-    if live:
-        if importlib.util.find_spec("realtime.live") is None:
-            lv.add_argument("rest", nargs=argparse.REMAINDER)
-            lv.set_defaults(func=_live_missing)
-        else:
-            from . import live as live_mod  # type: ignore[attr-defined]
+    if live:  # its options need the live module; other commands do not pay for importing it
+        from . import live as live_mod
 
-            live_mod.add_arguments(lv)
-            lv.set_defaults(func=live_mod.run)
+        live_mod.add_arguments(lv)
+        lv.set_defaults(func=live_mod.run)
 
     for name, text in (("train", "train a model (needs stylecam[train])"),
                        ("export", "export a model to ONNX (needs stylecam[train])"),
                        ("keyframe", "optimise a Gatys keyframe (needs stylecam[train])")):
         sub.add_parser(name, help=text, add_help=False)
     return parser
-
-
-def _live_missing(args: argparse.Namespace) -> int:
-    raise UserError("the live command is not part of this build (realtime/live.py is missing); "
-                    "use `stylecam video` or update stylecam")
 
 
 # -- shared setup --------------------------------------------------------------------------
@@ -227,9 +217,7 @@ def _settings(args: argparse.Namespace, mix: dict[int, float]):
 def _stabilizer(strength: float | None) -> list[Any]:
     if strength is None:
         return []
-    if importlib.util.find_spec("realtime.stabilize") is None:
-        raise UserError("--stabilize is not available in this build (realtime/stabilize.py is missing); run without it")
-    from .stabilize import Stabilizer  # type: ignore[attr-defined]
+    from .stabilize import Stabilizer
 
     return [Stabilizer(strength)]
 

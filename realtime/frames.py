@@ -49,11 +49,6 @@ def nchw_to_hwc(tensor: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(tensor[0].transpose(1, 2, 0))
 
 
-def from_nchw(tensor: np.ndarray) -> np.ndarray:
-    """float32 (1, 3, H, W) ~[0, 1] -> uint8 HWC RGB (clipped, rounded)."""
-    return to_uint8(nchw_to_hwc(tensor))
-
-
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """float HWC in ~[0, 1] -> uint8, clipping what the network overshoots."""
     out = np.clip(image * 255.0 + 0.5, 0.0, 255.0)
@@ -63,7 +58,7 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 def pad_to_multiple(frame: np.ndarray, multiple: int) -> tuple[np.ndarray, Size]:
     """Reflect-pad the bottom/right so H and W are multiples of `multiple`.
 
-    Returns the padded frame and the original (width, height) for `crop`. The
+    Returns the padded frame and the original (width, height): the output's top-left. The
     networks need aligned sizes; reflection avoids a dark seam the net would style.
     """
     h, w = frame.shape[:2]
@@ -74,12 +69,6 @@ def pad_to_multiple(frame: np.ndarray, multiple: int) -> tuple[np.ndarray, Size]
     # BORDER_REFLECT_101 needs the pad to be smaller than the side; tiny frames fall back.
     mode = cv2.BORDER_REFLECT_101 if ph < h and pw < w else cv2.BORDER_REPLICATE
     return cv2.copyMakeBorder(frame, 0, ph, 0, pw, mode), (w, h)
-
-
-def crop(frame: np.ndarray, size: Size) -> np.ndarray:
-    """Undo `pad_to_multiple`: keep the top-left (width, height)."""
-    w, h = size
-    return np.ascontiguousarray(frame[:h, :w])
 
 
 def resize(frame: np.ndarray, size: Size) -> np.ndarray:

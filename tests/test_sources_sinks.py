@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import make_clip, probe
+from conftest import probe
 from realtime import sinks as sk
 from realtime.errors import UserError
 from realtime.sinks import ImageSink, VideoFileSink, VirtualCameraSink, partial_path
