@@ -224,3 +224,40 @@ def clip(tmp_path: Path):
 def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep AdaIN statistics caches out of the user's ~/.cache during tests."""
     monkeypatch.setenv("STYLECAM_CACHE_DIR", str(tmp_path / "cache"))
+
+
+# -- the device matrix: every engine/live/CLI test marked with `device` runs on each device that
+# really loads here (cpu always; cuda and tensorrt where onnxruntime-gpu starts them), and shows
+# as skipped, with the reason, where it does not.
+_DEVICE_REASON: dict[str, str | None] = {}
+
+
+def device_unavailable(device: str, tmp: Path) -> str | None:
+    """None when a session really starts on `device`, else why not (cached per run)."""
+    if device not in _DEVICE_REASON:
+        from realtime.devices import PROVIDER
+        from realtime.errors import UserError
+        from realtime.session import make_session
+
+        reason = None
+        if device != "cpu":
+            import onnxruntime as ort
+
+            if PROVIDER[device] not in ort.get_available_providers():
+                reason = (f"{device}: onnxruntime here offers no {PROVIDER[device]} "
+                          "(needs onnxruntime-gpu and an NVIDIA GPU)")
+            else:
+                try:
+                    make_session(str(make_tiny_model(tmp / f"probe-{device}.onnx", "feedforward")), device)
+                except UserError as e:
+                    reason = f"{device}: {e}"
+        _DEVICE_REASON[device] = reason
+    return _DEVICE_REASON[device]
+
+
+@pytest.fixture(params=["cpu", "cuda", "tensorrt"])
+def device(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    reason = device_unavailable(request.param, tmp_path_factory.mktemp("devices"))
+    if reason:
+        pytest.skip(reason)
+    return request.param

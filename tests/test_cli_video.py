@@ -23,13 +23,13 @@ def _err_line(capsys) -> str:
     return errors[0]
 
 
-def test_video_end_to_end_keeps_count_rate_duration_audio(clip, ff, tmp_path, capsys):
+def test_video_end_to_end_keeps_count_rate_duration_audio(clip, ff, tmp_path, capsys, device):
     src = clip(frames=36, fps=24)
     out = tmp_path / "out.mp4"
-    assert main(["video", str(src), "-o", str(out), "--model", ff, "--json"]) == 0
+    assert main(["video", str(src), "-o", str(out), "--model", ff, "--json", "--device", device]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["frames"] == 36 and summary["partial"] is False and summary["output"] == str(out)
-    assert summary["device"] == "cpu" and summary["style"] == "tiny-feedforward" and summary["skipped"] == 0
+    assert summary["device"] == device and summary["style"] == "tiny-feedforward" and summary["skipped"] == 0
     a, b = probe(src), probe(out)
     assert b["frames"] == a["frames"] == 36
     assert b["fps"] == a["fps"] == 24

@@ -15,14 +15,6 @@ from realtime.errors import UserError
 from realtime.styles import StyleBank
 
 
-def _devices() -> list[str]:
-    """CPU always; CUDA where a session really loads on it (same assertions everywhere)."""
-    out = ["cpu"]
-    if "CUDAExecutionProvider" in ort.get_available_providers():
-        out.append("cuda")
-    return out
-
-
 @pytest.fixture
 def frame() -> np.ndarray:
     rng = np.random.default_rng(1)
@@ -150,7 +142,6 @@ def test_style_image_stats_are_cached_in_memory_and_on_disk(tiny_model, tmp_path
 
 
 # -- engine ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("device", _devices())
 def test_feedforward_inverts_and_keeps_odd_size(bank, frame, device):
     e = OrtEngine(bank, device)
     out = e.stylize(frame, {0: 1.0})
@@ -158,7 +149,6 @@ def test_feedforward_inverts_and_keeps_odd_size(bank, frame, device):
     assert np.abs(out.astype(int) - (255 - frame.astype(int))).max() <= 1
 
 
-@pytest.mark.parametrize("device", _devices())
 def test_conv_model_pads_to_multiple_and_crops_back(bank, frame, device):
     out = OrtEngine(bank, device).stylize(frame, {6: 1.0})
     assert out.shape == (77, 123, 3)
@@ -168,8 +158,8 @@ def test_conv_model_pads_to_multiple_and_crops_back(bank, frame, device):
     assert np.abs(out[10:20, 10:20, 0] - expect_r).max() <= 1.5
 
 
-def test_cin_one_hot_and_blend_in_one_run(bank, frame, monkeypatch):
-    e = OrtEngine(bank, "cpu")
+def test_cin_one_hot_and_blend_in_one_run(bank, frame, monkeypatch, device):
+    e = OrtEngine(bank, device)
     red = e.stylize(frame, {1: 1.0})
     expect = np.clip(frame * CIN_TABLE[0], 0, 255)
     assert np.abs(red.astype(float) - expect).max() <= 1
@@ -188,8 +178,8 @@ def test_cin_one_hot_and_blend_in_one_run(bank, frame, monkeypatch):
     assert np.abs(mixed.astype(float) - np.clip(frame * gain, 0, 255)).max() <= 1
 
 
-def test_adain_builtin_styles_mix_statistics_and_alpha(bank, frame, monkeypatch):
-    e = OrtEngine(bank, "cpu")
+def test_adain_builtin_styles_mix_statistics_and_alpha(bank, frame, monkeypatch, device):
+    e = OrtEngine(bank, device)
     warm = e.stylize(frame, {4: 1.0})
     expect = np.clip((frame / 255.0 * 0.5 + np.array([0.8, 0.4, 0.1])) * 255, 0, 255)
     assert np.abs(warm.astype(float) - expect).max() <= 1
@@ -201,15 +191,15 @@ def test_adain_builtin_styles_mix_statistics_and_alpha(bank, frame, monkeypatch)
     assert len(runs) == 1 and np.allclose(runs[0]["style_mean"][0, :3], [0.45, 0.4, 0.45])
 
 
-def test_styles_in_different_files_blend_outputs(bank, frame):
-    e = OrtEngine(bank, "cpu")
+def test_styles_in_different_files_blend_outputs(bank, frame, device):
+    e = OrtEngine(bank, device)
     a, b = e.stylize(frame, {0: 1.0}).astype(float), e.stylize(frame, {1: 1.0}).astype(float)
     mixed = e.stylize(frame, {0: 0.5, 1: 0.5}).astype(float)
     assert np.abs(mixed - (a + b) / 2).max() <= 1.5
 
 
-def test_strength_and_preserve_color(bank, frame):
-    e = OrtEngine(bank, "cpu")
+def test_strength_and_preserve_color(bank, frame, device):
+    e = OrtEngine(bank, device)
     assert np.array_equal(e.stylize(frame, {0: 1.0}, strength=0.0), frame)
     half = e.stylize(frame, {0: 1.0}, strength=0.5).astype(int)
     assert np.abs(half - 127.5).max() <= 1.5  # (x + 255 - x) / 2

@@ -72,11 +72,11 @@ def fake_camera(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(realtime.sources, "CameraSource", lambda *a, **kw: FakeCamera(*a, **kw))
 
 
-def test_headless_recording_holds_stylized_frames(tiny_model, fake_camera, tmp_path: Path):
+def test_headless_recording_holds_stylized_frames(tiny_model, fake_camera, tmp_path: Path, device):
     model = tiny_model("feedforward")  # stylized = 1 - image
     out = tmp_path / "take.mp4"
     rc = live.run(parse("--model", str(model), "--camera-size", "64x48", "--size", "32x24", "--no-window",
-                        "--record", str(out), "--device", "cpu"))
+                        "--record", str(out), "--device", device))
     assert rc == 0
     info = probe(out)
     assert info["frames"] >= 5 and (info["width"], info["height"]) == (64, 48)
