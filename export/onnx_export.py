@@ -20,9 +20,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from realtime.modelfile import FORMAT_VERSION, parse_metadata  # the runtime owns the format
+
 from .errors import UserError
 
-FORMAT_VERSION = "1"
 OPSET = 17
 PARITY_TOL = 1e-3
 FP16_TOL = 2e-2  # fp16 outputs in [0,1]: within ~5 of 255 levels of the fp32 file
@@ -115,6 +116,7 @@ def _vgg_as_codes(data: bytes) -> bytes:
 def _with_metadata(data: bytes, meta: dict[str, str]) -> bytes:
     import onnx
 
+    parse_metadata("the exported model", meta)  # the runtime's own parser: a file it would refuse is never written
     model = onnx.load_from_string(data)
     onnx.helper.set_model_props(model, meta)
     model.producer_name = "stylecam"
