@@ -300,6 +300,8 @@ class Trainer:
             target.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ck["model"].items()})
             if "optimizer" in ck:
                 self.opt.load_state_dict(ck["optimizer"])
+                for group in self.opt.param_groups:  # this run's --lr, not the saved one
+                    group["lr"] = self.cfg.lr
             else:
                 print(f"{path} holds weights only: the optimiser starts afresh", file=sys.stderr)
         except (RuntimeError, ValueError) as e:

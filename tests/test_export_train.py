@@ -101,6 +101,8 @@ def test_resume_continues_from_saved_step(data, tmp_path):
         assert torch.equal(v, v2), k
     s = t2.run()
     assert s["step"] == 7 and t2.history[-1]["step"] == 7 and t2.history[0]["step"] == 1
+    t3 = Trainer(_cfg(data, out, "cin", steps=8, lr=1e-4), device="cpu", resume=str(ck))
+    assert all(g["lr"] == 1e-4 for g in t3.opt.param_groups)  # the new --lr wins over the saved one
 
 
 def test_max_minutes_checkpoints_and_stops(data, tmp_path):
