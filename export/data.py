@@ -14,9 +14,9 @@ import cv2
 import numpy as np
 import torch
 
-from .errors import UserError
+from realtime.sources import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+from .errors import UserError
 
 
 def list_images(folder: str | Path) -> list[Path]:

@@ -21,6 +21,8 @@ import cv2
 import numpy as np
 import torch
 
+from realtime.sources import IMAGE_SUFFIXES
+
 from .data import read_image, to_tensor, to_uint8
 from .errors import UserError
 from .gatys import (COLOR_SPACES, HIST_METHODS, OPTIMIZERS, PRESERVE_COLOR, GatysConfig, Style,
@@ -28,7 +30,6 @@ from .gatys import (COLOR_SPACES, HIST_METHODS, OPTIMIZERS, PRESERVE_COLOR, Gaty
 from .losses import CONTENT_LAYERS, STYLE_LAYERS_GRAM
 from .vgg import canonical
 
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 VIDEO_EXTS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
 INDEX_NAME = "keyframes.json"
 EXIT_USER, EXIT_INTERRUPTED = 2, 130
@@ -132,14 +133,14 @@ def video_frames(path: Path, every: float | None = None, cuts: bool = False,
 def input_frames(src: Path, every: float | None, cuts: bool, threshold: float, min_gap: float) -> tuple[str, Iterator[Frame]]:
     """(kind, frames) for an image file, a folder of images, or a video."""
     if src.is_dir():
-        files = sorted(p for p in src.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+        files = sorted(p for p in src.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
-            raise UserError(f"folder {str(src)!r} has no images ({', '.join(sorted(IMAGE_EXTS))})")
+            raise UserError(f"folder {str(src)!r} has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
         return "folder", (Frame(read_image(p, "input image"), str(p)) for p in files)
     if not src.exists():
         raise UserError(f"input {str(src)!r} does not exist")
     ext = src.suffix.lower()
-    if ext in IMAGE_EXTS:
+    if ext in IMAGE_SUFFIXES:
         return "image", iter([Frame(read_image(src, "input image"), str(src))])
     if ext in VIDEO_EXTS:
         return "video", video_frames(src, every, cuts, threshold, min_gap)

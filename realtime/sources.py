@@ -22,7 +22,8 @@ from .frames import Size, bgr_to_rgb
 
 log = logging.getLogger("stylecam")
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+# The one list of picture file types, for every command, the training folders and keyframes.
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 PICTURE_KINDS = "JPEG, PNG, BMP, WebP or TIFF"
 
 
