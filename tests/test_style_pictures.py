@@ -155,3 +155,36 @@ def test_bad_style_weights_are_one_line_errors(tmp_path, tiny_model, capsys, wei
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1
     assert re.search(match, err[0]), err[0]
+
+
+# -- the shipped model, end to end -----------------------------------------------------------
+def test_builtin_adain_styles_a_photo_with_any_picture(tmp_path, capsys):
+    """The real built-in model (no --model): the photo takes on the picture's colours, keeps its layout."""
+    from realtime.modelfile import builtin_adain_model
+
+    assert builtin_adain_model() is not None, "realtime/models/adain.onnx is package data and must ship"
+    yy, xx = np.mgrid[0:96, 0:128]
+    photo = np.dstack([xx * 2, yy * 2, np.full_like(xx, 90)]).astype(np.uint8)  # BGR gradient
+    cv2.rectangle(photo, (40, 30), (90, 70), (255, 255, 255), -1)
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 60, (128, 128, 1))
+    red = np.concatenate([noise, noise, 160 + noise], axis=2).astype(np.uint8)   # BGR: a textured red
+    blue = red[..., ::-1].copy()                                                 # the same, blue
+    src, pic = _write(tmp_path / "photo.png", photo), _write(tmp_path / "red.png", red)
+    out, out_blue = tmp_path / "out.png", tmp_path / "out_blue.png"
+    assert main(["image", src, "-o", str(out), "--style-image", pic, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["style"] == "red"
+    assert main(["image", src, "-o", str(out_blue), "--style-image", _write(tmp_path / "blue.png", blue)]) == 0
+    got, got_blue = cv2.imread(str(out)).astype(float), cv2.imread(str(out_blue)).astype(float)
+    assert got.shape == photo.shape
+
+    def redness(img: np.ndarray) -> float:
+        return float(img[..., 2].mean() - img[..., 0].mean())
+    assert redness(got) > redness(got_blue) + 20  # each picture's palette took over the photo's
+    inside, outside = got[35:65, 45:85].mean(), got[:, :30].mean()
+    assert abs(inside - outside) > 5  # the white box is still there: content kept
+    alpha0 = tmp_path / "alpha0.png"
+    assert main(["image", src, "-o", str(alpha0), "--style-image", pic, "--alpha", "0"]) == 0
+    kept = cv2.imread(str(alpha0)).astype(float)
+    assert np.abs(kept - got).mean() > 5  # --alpha really trades style for content
