@@ -297,7 +297,7 @@ class Trainer:
             raise UserError(f"--resume {path} holds a {ck['kind']} model, not {self.cfg.kind}")
         target = self.net.decoder if self.cfg.kind == "adain" else self.net
         try:
-            target.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ck["model"].items()})
+            target.load_state_dict(fp32_weights(ck))
             if "optimizer" in ck:
                 self.opt.load_state_dict(ck["optimizer"])
                 for group in self.opt.param_groups:  # this run's --lr, not the saved one
@@ -457,9 +457,14 @@ def load_checkpoint(path: str | Path) -> dict:
     return ck
 
 
+def fp32_weights(ck: dict) -> dict[str, torch.Tensor]:
+    """The checkpoint's weights in fp32 (the small state keeps them in fp16)."""
+    return {k: v.float() if v.is_floating_point() else v for k, v in ck["model"].items()}
+
+
 def build_from_checkpoint(ck: dict) -> torch.nn.Module:
     """Rebuild the trained net (eval mode) from a checkpoint dict."""
-    weights = {k: v.float() if v.is_floating_point() else v for k, v in ck["model"].items()}
+    weights = fp32_weights(ck)
     if ck["kind"] == "adain":
         net = AdaINNet(float(ck.get("net_config", {}).get("decoder_width", 1.0)))
         net.decoder.load_state_dict(weights)

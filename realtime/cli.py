@@ -259,8 +259,6 @@ def cmd_video(args: argparse.Namespace) -> int:
     from .sinks import VideoFileSink
     from .sources import VideoSource, open_source
 
-    if _same_file(args.input, args.output):
-        raise UserError("the output would overwrite the input; pick another -o path")
     _refuse_overwriting_inputs([Path(args.output)], args, [Path(args.input)])
     src = open_source(args.input)
     if not isinstance(src, VideoSource):

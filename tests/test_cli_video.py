@@ -376,3 +376,11 @@ def test_disk_full_and_out_of_memory_are_one_line(monkeypatch, capsys, tmp_path,
     monkeypatch.setattr(cli, "cmd_image", fails)  # stands in for a sink that hits a full disk
     assert main(["image", str(tmp_path / "x.png"), "-o", str(tmp_path / "y.png")]) == 2
     assert needle in _err_line(capsys)
+
+
+def test_video_never_overwrites_its_input(clip, ff, tmp_path, capsys):
+    src = clip(frames=2, audio=False)
+    before = src.read_bytes()
+    assert main(["video", str(src), "-o", str(tmp_path / ".." / tmp_path.name / src.name), "--model", ff]) == 2
+    assert "would overwrite the input" in _err_line(capsys)
+    assert src.read_bytes() == before
