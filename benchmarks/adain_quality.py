@@ -147,13 +147,12 @@ def main() -> int:
         peer = (run_peer(args.peer_python, [(tmp / f"in_{ph.stem}.png", pa) for ph, pa in pairs], args.size, tmp,
                          args.threads) if args.peer_python else [None] * len(pairs))
     rows = []
-    base: dict[Path, tuple[dict, float]] = {}
+    photo_feats: dict[Path, dict] = {}
     for (ph, pa), o, p in zip(pairs, ours, peer):
         target = scorer.style_target(str(pa), args.size)
-        if ph not in base:
-            f = scorer.feats(imgs[ph])
-            base[ph] = (f, scorer.score(imgs[ph], f, target)[0])
-        feats, _ = base[ph]
+        if ph not in photo_feats:
+            photo_feats[ph] = scorer.feats(imgs[ph])
+        feats = photo_feats[ph]
         photo_style = scorer.score(imgs[ph], feats, target)[0]
         s_ours, c_ours = scorer.score(o, feats, target)
         row = {"photo": ph.name, "painting": pa.name, "ours_ratio": s_ours / photo_style, "ours_content": c_ours}
