@@ -69,6 +69,20 @@ class PixelShuffle(nn.Module):
         return F.pixel_shuffle(x, self.r)
 
 
+class SubPixelUp(nn.Module):
+    """x2 upsampling that does its work at the low resolution: a 1x1 conv to 4*cout channels,
+    depth-to-space, then (C)IN + ReLU. The nearest-upsample + 3x3 conv it replaces cost a
+    quarter of the CPU tier's frame time at 640x360 (the conv ran at the high resolution)."""
+
+    def __init__(self, cin: int, cout: int, n_styles: int):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, 4 * cout, 1)
+        self.norm = CondInstanceNorm(cout, n_styles)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+        return F.relu(self.norm(F.pixel_shuffle(self.conv(x), 2), w))
+
+
 class ResBlock(nn.Module):
     def __init__(self, c: int, n_styles: int, separable: bool):
         super().__init__()
@@ -96,6 +110,7 @@ class NetConfig:
     n_res: int = 5
     widths: list[int] = field(default_factory=list)  # fast arch: [c_half, c_quarter]
     shuffle_out: bool = False      # fast arch: last conv at 1/2 res + depth-to-space
+    subpixel_up: bool = False      # fast arch: 1/4 -> 1/2 by 1x1 conv + depth-to-space (SubPixelUp)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -133,7 +148,8 @@ class TransformerNet(nn.Module):
                     w0 = last.conv.weight.view(3, 4, c1, 3, 3)
                     w0.copy_(w0[:, :1].expand_as(w0).clone())
                     last.conv.bias.view(3, 4).copy_(last.conv.bias.view(3, 4)[:, :1].expand(3, 4).clone())
-                self.up = nn.ModuleList([ConvNorm(c2, c1, 3, n_styles=s, upsample=2), last, PixelShuffle(2)])
+                first = SubPixelUp(c2, c1, s) if cfg.subpixel_up else ConvNorm(c2, c1, 3, n_styles=s, upsample=2)
+                self.up = nn.ModuleList([first, last, PixelShuffle(2)])
             else:
                 self.up = nn.ModuleList([ConvNorm(c2, c1, 3, n_styles=s, upsample=2),
                                          ConvNorm(c1, 3, 3, upsample=2, norm=False, relu=False)])

@@ -43,6 +43,7 @@ class TrainConfig:
     style_dir: str | list[str] | None = None      # adain: one folder or several
     net: dict = field(default_factory=dict)        # NetConfig fields (feedforward/cin)
     image_size: int = 256
+    content_size: int = 0                           # short side photos are scaled to before cropping (0: 1.15x the crop)
     style_size: int = 512
     batch: int = 4
     steps: int = 2000
@@ -95,6 +96,9 @@ class TrainConfig:
             raise UserError("--temporal-weight must be >= 0, and is for feedforward/cin nets (not adain)")
         if self.image_size < 32 or self.batch < 1 or self.steps < 0:
             raise UserError("--image-size must be >= 32, --batch >= 1, --steps >= 0")
+        if self.content_size and self.content_size < self.image_size:
+            raise UserError(f"--content-size {self.content_size} is smaller than the crop (--image-size {self.image_size}); "
+                            "use at least the crop size, or 0 for the default")
         return self
 
 
@@ -145,7 +149,12 @@ class Trainer:
         train, held = split_holdout(paths, cfg.holdout)
         if cfg.max_images:
             train = train[: cfg.max_images]
-        short = content_short_side(cfg.image_size) if cfg.kind == "adain" else int(math.ceil(cfg.image_size * 1.15))
+        if cfg.content_size:  # crops are windows of photos at the scale the net will run at
+            short = cfg.content_size
+        elif cfg.kind == "adain":
+            short = content_short_side(cfg.image_size)
+        else:
+            short = int(math.ceil(cfg.image_size * 1.15))
         self.content = ImageCache(train, short, "content images")
         self.held = ImageCache(held[:16], cfg.image_size, "held-out images")
         print(f"content: {len(self.content)} training photos, {len(self.held)} held out"

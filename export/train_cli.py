@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--content-dir", required=True, help="folder of photos (jpg/png/webp, recursive)")
         q.add_argument("-o", "--out", default=None, help="run folder for checkpoints and samples (default runs/<kind>)")
         q.add_argument("--image-size", type=int, default=256, help="training crop size (default 256)")
+        q.add_argument("--content-size", type=int, default=0,
+                       help="short side photos are scaled to before cropping, i.e. the scale the net is trained "
+                            "for (default 0: just over the crop, so a crop is most of a photo)")
         q.add_argument("--style-size", type=int, default=512, help="long side of style images (default 512)")
         q.add_argument("--batch", type=int, default=4)
         q.add_argument("--steps", type=int, default=2000)
@@ -66,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--res-blocks", type=int, default=None, help="residual blocks (johnson 5, fast 4)")
             q.add_argument("--widths", type=lambda s: [int(x) for x in _csv(s)], default=None,
                            help="fast arch channels at 1/2 and 1/4 resolution, e.g. 16,48")
+            q.add_argument("--subpixel-up", action="store_true",
+                           help="fast arch: 1/4 -> 1/2 resolution by a 1x1 conv + depth-to-space (cheaper at run time)")
             q.add_argument("--temporal-weight", type=float, default=0.0,
                            help="weight of the warp-consistency loss against flicker (e.g. 1e6 with the default losses; 0 = off)")
     return p
@@ -87,11 +92,12 @@ def main(argv: Sequence[str]) -> int:
             net = {"arch": args.arch, "width": args.width,
                    "n_res": args.res_blocks if args.res_blocks is not None else (4 if args.arch == "fast" else 5)}
             if args.arch == "fast":
-                net.update(widths=args.widths or [16, 48], shuffle_out=True)
+                net.update(widths=args.widths or [16, 48], shuffle_out=True, subpixel_up=args.subpixel_up)
         cfg = TrainConfig(
             kind=args.kind, content_dir=args.content_dir, out=args.out or f"runs/{args.kind}",
             styles=[args.style] if args.kind == "feedforward" else list(getattr(args, "styles", []) or []),
-            style_dir=getattr(args, "style_dir", None), net=net, image_size=args.image_size, style_size=args.style_size,
+            style_dir=getattr(args, "style_dir", None), net=net, image_size=args.image_size,
+            content_size=args.content_size, style_size=args.style_size,
             batch=args.batch, steps=args.steps, lr=args.lr, content_weight=args.content_weight,
             style_weight=args.style_weight, tv_weight=args.tv_weight,
             temporal_weight=getattr(args, "temporal_weight", 0.0), content_layers=args.content_layers or [],

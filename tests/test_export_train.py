@@ -12,6 +12,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="export/ tests need the train extra (torch)")
 cv2 = pytest.importorskip("cv2")
 
+from export.errors import UserError  # noqa: E402
 from export.train import TrainConfig, Trainer  # noqa: E402
 
 
@@ -57,8 +58,8 @@ def _cfg(data, out: Path, kind: str, **kw) -> TrainConfig:
     if kind == "feedforward":
         base.update(styles=[str(data["stripes"])], net=dict(arch="fast", widths=[8, 16], n_res=1, shuffle_out=True))
     elif kind == "cin":
-        base.update(styles=[str(data["stripes"]), str(data["checks"])],
-                    net=dict(arch="fast", widths=[8, 16], n_res=1, shuffle_out=True))
+        base.update(styles=[str(data["stripes"]), str(data["checks"])],  # the shipped CPU tier's upsampler
+                    net=dict(arch="fast", widths=[8, 16], n_res=1, shuffle_out=True, subpixel_up=True))
     else:
         base.update(style_dir=str(data["styles"]), lr=1e-3)
     base.update(kw)
@@ -103,6 +104,15 @@ def test_resume_continues_from_saved_step(data, tmp_path):
     assert s["step"] == 7 and t2.history[-1]["step"] == 7 and t2.history[0]["step"] == 1
     t3 = Trainer(_cfg(data, out, "cin", steps=8, lr=1e-4), device="cpu", resume=str(ck))
     assert all(g["lr"] == 1e-4 for g in t3.opt.param_groups)  # the new --lr wins over the saved one
+
+
+def test_content_size_sets_the_scale_crops_are_taken_at(data, tmp_path):
+    """Crops are windows of photos scaled to --content-size (the scale the net runs at), not whole photos."""
+    tr = Trainer(_cfg(data, tmp_path / "c", "cin", steps=1, content_size=48), device="cpu")
+    assert all(min(img.shape[:2]) == 48 for img in tr.content.images)
+    assert min(Trainer(_cfg(data, tmp_path / "d", "cin", steps=1), device="cpu").content.images[0].shape[:2]) == 37
+    with pytest.raises(UserError, match="--content-size 16 is smaller than the crop"):
+        _cfg(data, tmp_path / "e", "cin", content_size=16).resolved()
 
 
 def test_max_minutes_checkpoints_and_stops(data, tmp_path):
