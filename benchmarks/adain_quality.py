@@ -26,12 +26,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from export.data import read_rgb, resize_long  # noqa: E402
+from stylecam.export.data import read_rgb, resize_long  # noqa: E402
 from peer import held_out, run_peer  # noqa: E402
 from quality import DATA, Scorer  # noqa: E402
-from realtime.engine import OrtEngine  # noqa: E402
-from realtime.modelfile import builtin_adain_model, read_model_info  # noqa: E402
-from realtime.styles import StyleBank, StyleEncoder  # noqa: E402
+from stylecam.realtime.engine import OrtEngine  # noqa: E402
+from stylecam.realtime.modelfile import builtin_adain_model, read_model_info  # noqa: E402
+from stylecam.realtime.styles import StyleBank, StyleEncoder  # noqa: E402
 
 def timing(model: str, sizes: list[tuple[int, int]], runs: int) -> dict[str, float]:
     """ms per frame (encoder + AdaIN + decoder) and the one-off style-picture encoding."""

@@ -6,7 +6,7 @@
 For every clip (default: each file in ../shared/data/video/ when that folder exists, first
 --frames frames resized to --size; plus a synthetic clip made here) the frames are stylized
 one by one with the realtime engine (StyleBank + OrtEngine, CPU) and the same raw output is
-also passed through realtime.stabilize.Stabilizer. Reported per clip and output:
+also passed through stylecam.realtime.stabilize.Stabilizer. Reported per clip and output:
 
 - warping error (Lai et al. 2018): previous output warped by the *input's* flow (DIS
   "accurate": medium refined to full resolution, see realtime/temporal.py; forward-backward
@@ -42,13 +42,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from realtime import frames as fr  # noqa: E402
-from realtime.engine import OrtEngine  # noqa: E402
-from realtime.modelfile import builtin_models  # noqa: E402
-from realtime.sources import VideoSource  # noqa: E402
-from realtime.stabilize import Stabilizer  # noqa: E402
-from realtime.styles import StyleBank  # noqa: E402
-from realtime.temporal import FlowEstimator, TemporalMeter  # noqa: E402
+from stylecam.realtime import frames as fr  # noqa: E402
+from stylecam.realtime.engine import OrtEngine  # noqa: E402
+from stylecam.realtime.modelfile import builtin_models  # noqa: E402
+from stylecam.realtime.sources import VideoSource  # noqa: E402
+from stylecam.realtime.stabilize import Stabilizer  # noqa: E402
+from stylecam.realtime.styles import StyleBank  # noqa: E402
+from stylecam.realtime.temporal import FlowEstimator, TemporalMeter  # noqa: E402
 
 SHARED_VIDEO = ROOT.parent / "shared" / "data" / "video"
 REF_SAMPLES = 4

@@ -20,10 +20,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from export.errors import UserError  # noqa: E402
-from export.gatys import GatysConfig, Style, resolve_device, stylize  # noqa: E402
-from export.data import read_image, to_tensor, to_uint8  # noqa: E402
-from export.keyframes import write_png  # noqa: E402
+from stylecam.export.errors import UserError  # noqa: E402
+from stylecam.export.gatys import GatysConfig, Style, resolve_device, stylize  # noqa: E402
+from stylecam.export.data import read_image, to_tensor, to_uint8  # noqa: E402
+from stylecam.export.keyframes import write_png  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 

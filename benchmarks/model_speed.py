@@ -23,7 +23,7 @@ import numpy as np
 import onnxruntime as ort
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from realtime.modelfile import builtin_models, read_model_info  # noqa: E402
+from stylecam.realtime.modelfile import builtin_models, read_model_info  # noqa: E402
 
 SIZES = {"320x240": (240, 320), "640x360": (360, 640), "1280x720": (720, 1280)}
 

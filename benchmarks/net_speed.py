@@ -16,8 +16,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from export.nets import AdaINNet, NetConfig, TransformerNet, macs_per_pixel  # noqa: E402
-from export.onnx_export import export_adain, export_transformer  # noqa: E402
+from stylecam.export.nets import AdaINNet, NetConfig, TransformerNet, macs_per_pixel  # noqa: E402
+from stylecam.export.onnx_export import export_adain, export_transformer  # noqa: E402
 from model_speed import time_model  # noqa: E402
 
 NETS = {

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from export.data import is_held_out, list_images, read_rgb
+from stylecam.export.data import is_held_out, list_images, read_rgb
 
 PEER_SCRIPT = """
 import sys, json

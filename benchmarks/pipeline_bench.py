@@ -25,14 +25,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from realtime.engine import OrtEngine  # noqa: E402
-from realtime.errors import UserError  # noqa: E402
-from realtime.modelfile import builtin_models, read_model_info  # noqa: E402
-from realtime.pipeline import RenderSettings, constant_settings, run_pipeline  # noqa: E402
-from realtime.sinks import VideoFileSink  # noqa: E402
-from realtime.sources import VideoSource  # noqa: E402
-from realtime.stabilize import Stabilizer  # noqa: E402
-from realtime.styles import StyleBank  # noqa: E402
+from stylecam.realtime.engine import OrtEngine  # noqa: E402
+from stylecam.realtime.errors import UserError  # noqa: E402
+from stylecam.realtime.modelfile import builtin_models, read_model_info  # noqa: E402
+from stylecam.realtime.pipeline import RenderSettings, constant_settings, run_pipeline  # noqa: E402
+from stylecam.realtime.sinks import VideoFileSink  # noqa: E402
+from stylecam.realtime.sources import VideoSource  # noqa: E402
+from stylecam.realtime.stabilize import Stabilizer  # noqa: E402
+from stylecam.realtime.styles import StyleBank  # noqa: E402
 
 SIZES = ["320x240", "640x360", "1280x720", "1920x1080"]
 

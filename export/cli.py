@@ -1,4 +1,4 @@
-"""Torch-side subcommands of `stylecam`: realtime.cli forwards argv here, command word first.
+"""Torch-side subcommands of `stylecam`: stylecam.realtime.cli forwards argv here, command word first.
 
 Each subcommand lives in its own module exposing ``main(argv) -> int``; it is
 imported only when called, so `stylecam keyframe` does not pay for `train`.
@@ -11,9 +11,9 @@ from typing import Sequence
 
 # command word -> (module with main(argv) -> int, one-line help). Add subcommands here.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("export.train_cli", "train a feed-forward, CIN or AdaIN net on a folder of photos"),
-    "export": ("export.onnx_export", "export a checkpoint to a self-checked ONNX file with metadata"),
-    "keyframe": ("export.keyframes", "Gatys style transfer for stills, image folders and video keyframes"),
+    "train": ("stylecam.export.train_cli", "train a feed-forward, CIN or AdaIN net on a folder of photos"),
+    "export": ("stylecam.export.onnx_export", "export a checkpoint to a self-checked ONNX file with metadata"),
+    "keyframe": ("stylecam.export.keyframes", "Gatys style transfer for stills, image folders and video keyframes"),
 }
 
 

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import torch
 
-from realtime.sources import IMAGE_SUFFIXES
+from stylecam.realtime.sources import IMAGE_SUFFIXES
 
 from .errors import UserError
 

@@ -1,4 +1,4 @@
 """User errors: export/ raises the product's one UserError, so the CLI edge matches it by class."""
-from realtime.errors import UserError
+from stylecam.realtime.errors import UserError
 
 __all__ = ["UserError"]

@@ -17,7 +17,7 @@ from typing import Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
-from realtime.progress import progress as progress_bar
+from stylecam.realtime.progress import progress as progress_bar
 
 from .errors import UserError
 from .losses import CONTENT_LAYERS, STYLE_LAYERS_GRAM, content_loss, gram_matrix, gram_style_loss, tv_loss

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import torch
 
-from realtime.sources import IMAGE_SUFFIXES
+from stylecam.realtime.sources import IMAGE_SUFFIXES
 
 from .data import read_image, to_tensor, to_uint8
 from .errors import UserError

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from realtime.modelfile import FORMAT_VERSION, parse_metadata  # the runtime owns the format
+from stylecam.realtime.modelfile import FORMAT_VERSION, parse_metadata  # the runtime owns the format
 
 from .errors import UserError
 

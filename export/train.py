@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from realtime.progress import progress as progress_bar
+from stylecam.realtime.progress import progress as progress_bar
 
 from . import losses as L
 from . import precision as P

@@ -1,4 +1,4 @@
-"""`python -m realtime ...` runs the stylecam command line."""
+"""`python -m stylecam.realtime ...` (same as `python -m stylecam`) runs the stylecam command line."""
 import sys
 
 from .cli import main

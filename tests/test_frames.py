@@ -3,8 +3,8 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime import frames as fr
-from realtime.errors import UserError
+from stylecam.realtime import frames as fr
+from stylecam.realtime.errors import UserError
 
 
 @pytest.fixture

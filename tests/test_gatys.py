@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from export import keyframes
-from export.gatys import (GatysConfig, Style, _vgg, fine_coarse_styles, from_luma_chroma, match_color, stylize,
+from stylecam.export import keyframes
+from stylecam.export.gatys import (GatysConfig, Style, _vgg, fine_coarse_styles, from_luma_chroma, match_color, stylize,
                           to_luma_chroma)
-from export.losses import STYLE_LAYERS_GRAM, gram_matrix
+from stylecam.export.losses import STYLE_LAYERS_GRAM, gram_matrix
 
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
@@ -159,7 +159,7 @@ def test_two_masked_styles_each_own_their_half() -> None:
 
 
 def test_style_mask_of_wrong_size_is_a_user_error() -> None:
-    from export.errors import UserError
+    from stylecam.export.errors import UserError
 
     with pytest.raises(UserError, match="style mask .* is 10x10 but the style image is 48x48"):
         stylize(gradient(), [Style(stripes(), style_mask=torch.ones(10, 10))], cfg(steps=1), progress=False)
@@ -346,7 +346,7 @@ def test_cli_ctrl_c_finishes_current_file(tmp_path, files, monkeypatch, capsys) 
 
 
 def test_cli_dispatch(files, capsys) -> None:
-    from export import cli
+    from stylecam.export import cli
 
     assert cli.main(["keyframe", str(files["content"]) + ".missing", "-s", "x", "-o", "y"]) == 2
     assert "stylecam: error:" in capsys.readouterr().err

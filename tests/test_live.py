@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from conftest import probe
-from realtime import live
-from realtime.controller import Controller
-from realtime.errors import UserError
-from realtime.sources import Frame
+from stylecam.realtime import live
+from stylecam.realtime.controller import Controller
+from stylecam.realtime.errors import UserError
+from stylecam.realtime.sources import Frame
 
 
 class FakeCamera:
@@ -67,9 +67,9 @@ def parse(*argv: str) -> argparse.Namespace:
 
 @pytest.fixture
 def fake_camera(monkeypatch: pytest.MonkeyPatch):
-    import realtime.sources
+    import stylecam.realtime.sources
 
-    monkeypatch.setattr(realtime.sources, "CameraSource", lambda *a, **kw: FakeCamera(*a, **kw))
+    monkeypatch.setattr(stylecam.realtime.sources, "CameraSource", lambda *a, **kw: FakeCamera(*a, **kw))
 
 
 def test_headless_recording_holds_stylized_frames(tiny_model, fake_camera, tmp_path: Path, device):
@@ -87,10 +87,10 @@ def test_headless_recording_holds_stylized_frames(tiny_model, fake_camera, tmp_p
 
 
 def test_vcam_gets_frames_and_no_window_needs_an_output(tiny_model, fake_camera, monkeypatch):
-    import realtime.sinks
+    import stylecam.realtime.sinks
 
     FakeVirtualCamera.instances.clear()
-    monkeypatch.setattr(realtime.sinks, "VirtualCameraSink", FakeVirtualCamera)
+    monkeypatch.setattr(stylecam.realtime.sinks, "VirtualCameraSink", FakeVirtualCamera)
     model = tiny_model("cin")
     with pytest.raises(UserError, match="--vcam or --record"):
         live.run(parse("--model", str(model), "--no-window"))
@@ -102,13 +102,13 @@ def test_vcam_gets_frames_and_no_window_needs_an_output(tiny_model, fake_camera,
 
 
 def test_unavailable_vcam_is_a_user_error_and_releases_the_camera(tiny_model, fake_camera, monkeypatch):
-    import realtime.sinks
+    import stylecam.realtime.sinks
 
     class NoVirtualCamera(FakeVirtualCamera):
         def write(self, frame: Frame) -> None:
             raise UserError("no virtual camera available (no device); install and load v4l2loopback")
 
-    monkeypatch.setattr(realtime.sinks, "VirtualCameraSink", NoVirtualCamera)
+    monkeypatch.setattr(stylecam.realtime.sinks, "VirtualCameraSink", NoVirtualCamera)
     FakeCamera.instances.clear()
     with pytest.raises(UserError, match="v4l2loopback"):
         live.run(parse("--model", str(tiny_model("feedforward")), "--vcam", "--device", "cpu"))
@@ -118,8 +118,8 @@ def test_unavailable_vcam_is_a_user_error_and_releases_the_camera(tiny_model, fa
 
 def test_target_fps_steps_the_working_resolution_down(tiny_model, monkeypatch, tmp_path: Path):
     """An unreachable --target-fps: after the 1 s warm-up and 1 s below target, one rung down."""
-    import realtime.controller
-    import realtime.sources
+    import stylecam.realtime.controller
+    import stylecam.realtime.sources
 
     made: list[Controller] = []
 
@@ -128,8 +128,8 @@ def test_target_fps_steps_the_working_resolution_down(tiny_model, monkeypatch, t
             super().__init__(*a, **kw)
             made.append(self)
 
-    monkeypatch.setattr(realtime.sources, "CameraSource", lambda *a, **kw: FakeCamera(*a, n=80, **kw))
-    monkeypatch.setattr(realtime.controller, "Controller", Capturing)
+    monkeypatch.setattr(stylecam.realtime.sources, "CameraSource", lambda *a, **kw: FakeCamera(*a, n=80, **kw))
+    monkeypatch.setattr(stylecam.realtime.controller, "Controller", Capturing)
     assert live.run(parse("--model", str(tiny_model("feedforward")), "--camera-size", "64x48", "--size", "640x360",
                           "--target-fps", "100000", "--no-window", "--record", str(tmp_path / "t.mp4"),
                           "--device", "cpu")) == 0
@@ -228,7 +228,7 @@ def test_killed_headless_recording_is_a_playable_take(tmp_path: Path, tiny_model
 
     cam = make_clip(tmp_path / "cam.mp4", frames=20, fps=20, size=(64, 48), audio=False)
     out = tmp_path / "take.mp4"
-    p = subprocess.Popen([sys.executable, "-m", "realtime", "live", "--camera", str(cam), "--no-window",
+    p = subprocess.Popen([sys.executable, "-m", "stylecam", "live", "--camera", str(cam), "--no-window",
                           "--record", str(out), "--model", str(tiny_model("feedforward")), "--size", "64x48",
                           "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60

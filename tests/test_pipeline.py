@@ -5,8 +5,8 @@ import time
 import numpy as np
 import pytest
 
-from realtime.pipeline import RenderSettings, Stats, constant_settings, run_pipeline
-from realtime.sources import Frame
+from stylecam.realtime.pipeline import RenderSettings, Stats, constant_settings, run_pipeline
+from stylecam.realtime.sources import Frame
 
 SETTINGS = RenderSettings({0: 1.0})
 

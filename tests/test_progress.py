@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 
-from realtime.progress import progress
+from stylecam.realtime.progress import progress
 
 
 class _Tty(io.StringIO):

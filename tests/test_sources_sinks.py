@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from conftest import probe
-from realtime import sinks as sk
-from realtime.errors import UserError
-from realtime.sinks import ImageSink, VideoFileSink, VirtualCameraSink, partial_path
-from realtime.sources import CameraSource, Frame, ImageSource, VideoSource, open_source
+from stylecam.realtime import sinks as sk
+from stylecam.realtime.errors import UserError
+from stylecam.realtime.sinks import ImageSink, VideoFileSink, VirtualCameraSink, partial_path
+from stylecam.realtime.sources import CameraSource, Frame, ImageSource, VideoSource, open_source
 
 
 # -- video source ----------------------------------------------------------------------------
@@ -260,7 +260,7 @@ def test_virtual_camera_missing_backend_says_what_to_do(monkeypatch):
 
 def test_a_video_file_as_camera_plays_at_its_rate_and_loops(clip):
     """No real waiting: the source's clock and sleep are passed in."""
-    from realtime.sources import CameraSource
+    from stylecam.realtime.sources import CameraSource
 
     now = [0.0]
     waits: list[float] = []
@@ -287,7 +287,7 @@ def test_a_video_file_as_camera_plays_at_its_rate_and_loops(clip):
 
 def test_two_writers_to_one_output_the_second_refuses(tmp_path):
     """flock is per open file, so two sinks in one process contend exactly as two processes do."""
-    from realtime.sinks import ImageSink, VideoFileSink
+    from stylecam.realtime.sinks import ImageSink, VideoFileSink
 
     out = tmp_path / "o.mp4"
     first = VideoFileSink(out, fps=10)
@@ -310,17 +310,17 @@ def test_a_crashed_writer_leaves_no_stale_lock(tmp_path):
     import sys
 
     out = tmp_path / "o.mp4"
-    code = ("import os, sys; from realtime.sinks import VideoFileSink; "
+    code = ("import os, sys; from stylecam.realtime.sinks import VideoFileSink; "
             f"VideoFileSink({str(out)!r}, fps=10); os._exit(9)")  # dies holding the lock
     r = subprocess.run([sys.executable, "-c", code], cwd=str(Path(__file__).resolve().parents[1]))
     assert r.returncode == 9
-    from realtime.sinks import VideoFileSink
+    from stylecam.realtime.sinks import VideoFileSink
     VideoFileSink(out, fps=10).close()  # the kernel dropped the lock with the process
 
 
 def test_a_missing_camera_is_one_quiet_error(capfd):
     """OpenCV's backend probing would print a dozen warnings (at the file-descriptor level) first."""
-    from realtime.sources import CameraSource
+    from stylecam.realtime.sources import CameraSource
 
     with pytest.raises(UserError, match="no camera at 37"):
         CameraSource(37)

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from conftest import make_tiny_model
-from realtime.cli import main
-from realtime.engine import OrtEngine
-from realtime.sources import read_picture
-from realtime.styles import StyleBank
+from stylecam.realtime.cli import main
+from stylecam.realtime.engine import OrtEngine
+from stylecam.realtime.sources import read_picture
+from stylecam.realtime.styles import StyleBank
 
 
 def _write(path, img) -> str:
@@ -160,7 +160,7 @@ def test_bad_style_weights_are_one_line_errors(tmp_path, tiny_model, capsys, wei
 # -- the shipped model, end to end -----------------------------------------------------------
 def test_builtin_adain_styles_a_photo_with_any_picture(tmp_path, capsys):
     """The real built-in model (no --model): the photo takes on the picture's colours, keeps its layout."""
-    from realtime.modelfile import builtin_adain_model
+    from stylecam.realtime.modelfile import builtin_adain_model
 
     assert builtin_adain_model() is not None, "realtime/models/adain.onnx is package data and must ship"
     yy, xx = np.mgrid[0:96, 0:128]

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.errors import UserError
-from realtime.stabilize import Stabilizer
-from realtime.temporal import (FlowEstimator, SceneCutDetector, TemporalMeter, mean_abs_diff, occlusion_mask,
+from stylecam.realtime.errors import UserError
+from stylecam.realtime.stabilize import Stabilizer
+from stylecam.realtime.temporal import (FlowEstimator, SceneCutDetector, TemporalMeter, mean_abs_diff, occlusion_mask,
                                pair_flow, warp, warping_error)
 
 W, H = 128, 96

@@ -9,8 +9,8 @@ import pytest
 torch = pytest.importorskip("torch", reason="export/ tests need the train extra (torch)")
 cv2 = pytest.importorskip("cv2")
 
-from export import temporal_loss as TL  # noqa: E402
-from export.train import TrainConfig, Trainer  # noqa: E402
+from stylecam.export import temporal_loss as TL  # noqa: E402
+from stylecam.export.train import TrainConfig, Trainer  # noqa: E402
 
 
 def _smooth(n: int = 2, h: int = 32, w: int = 48, seed: int = 0) -> torch.Tensor:
@@ -103,7 +103,7 @@ def test_short_training_run_logs_the_temporal_term(tmp_path, kind):
 
 
 def test_temporal_weight_validation(tmp_path):
-    from export.errors import UserError
+    from stylecam.export.errors import UserError
 
     base = dict(content_dir=str(tmp_path), out=str(tmp_path / "o"), image_size=32)
     with pytest.raises(UserError, match="temporal"):
@@ -116,7 +116,7 @@ def test_temporal_weight_validation(tmp_path):
 
 
 def test_cli_passes_the_flag():
-    from export.train_cli import build_parser
+    from stylecam.export.train_cli import build_parser
 
     args = build_parser().parse_args(["cin", "--styles", "a.jpg", "--content-dir", "d", "--temporal-weight", "50"])
     assert args.temporal_weight == 50.0

@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = r"""
 import json, sys, time
 import numpy as np
-from realtime.controller import Controller
-from realtime.window import Hud, Window
+from stylecam.realtime.controller import Controller
+from stylecam.realtime.window import Hud, Window
 
 title = sys.argv[1]
 c = Controller(3, names=["red", "green", "blue"])
@@ -213,9 +213,9 @@ def test_keys_sent_to_the_real_window_reach_the_controller(x_env: dict, tmp_path
 LIVE_CHILD = r"""
 import json, sys, time
 import numpy as np
-import realtime.controller, realtime.sources, realtime.window
-from realtime import live
-from realtime.sources import Frame
+import stylecam.realtime.controller, stylecam.realtime.sources, stylecam.realtime.window
+from stylecam.realtime import live
+from stylecam.realtime.sources import Frame
 
 class Cam:
     live, frame_count, status = True, None, ""
@@ -231,7 +231,7 @@ class Cam:
     def close(self):
         self.closed = True
 
-class Logged(realtime.controller.Controller):
+class Logged(stylecam.realtime.controller.Controller):
     last = None
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
@@ -240,16 +240,16 @@ class Logged(realtime.controller.Controller):
         super().handle_key(key, now)
         print("ACTION " + key, flush=True)
 
-show = realtime.window.Window.show
+show = stylecam.realtime.window.Window.show
 def show_once(self, *a, **kw):
     show(self, *a, **kw)
     if not getattr(self, "_told", False):
         self._told = True
         print("SHOWN", flush=True)
 
-realtime.sources.CameraSource = Cam
-realtime.controller.Controller = Logged
-realtime.window.Window.show = show_once
+stylecam.realtime.sources.CameraSource = Cam
+stylecam.realtime.controller.Controller = Logged
+stylecam.realtime.window.Window.show = show_once
 import argparse
 p = argparse.ArgumentParser()
 live.add_arguments(p)
