@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import torch
 
+from stylecam.realtime.files import write_atomic
 from stylecam.realtime.sources import IMAGE_SUFFIXES
 
 from .errors import UserError
@@ -146,7 +147,4 @@ def save_grid(path: str | Path, rows: Sequence[torch.Tensor]) -> None:
     """Save rows of (B,3,H,W) images as one PNG grid (atomically)."""
     lines = [np.concatenate([to_uint8(t) for t in r], axis=1) for r in rows]
     grid = np.concatenate(lines, axis=0)
-    path = Path(path)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    cv2.imwrite(str(tmp), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
-    tmp.replace(path)
+    write_atomic(path, lambda tmp: cv2.imwrite(str(tmp), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR)))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 import time
@@ -21,6 +20,7 @@ import cv2
 import numpy as np
 import torch
 
+from stylecam.realtime.files import write_atomic
 from stylecam.realtime.sources import IMAGE_SUFFIXES
 
 from .data import read_image, to_tensor, to_uint8
@@ -55,13 +55,7 @@ def write_png(path: Path, rgb: np.ndarray) -> None:
     ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:  # pragma: no cover - cv2 failure
         raise UserError(f"could not encode {path.name}")
-    _write_atomic(path, buf.tobytes())
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_atomic(path, lambda tmp: tmp.write_bytes(buf.tobytes()))
 
 
 # ---------------------------------------------------------------- frame sources
@@ -377,7 +371,8 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def _write_index(out: Path, index: dict[str, Any]) -> None:
-    _write_atomic(out / INDEX_NAME, (json.dumps(index, indent=2, default=str) + "\n").encode())
+    data = (json.dumps(index, indent=2, default=str) + "\n").encode()
+    write_atomic(out / INDEX_NAME, lambda tmp: tmp.write_bytes(data))
 
 
 def main(argv: Sequence[str]) -> int:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from stylecam.realtime.files import write_atomic
 from stylecam.realtime.modelfile import FORMAT_VERSION, parse_metadata  # the runtime owns the format
 
 from .errors import UserError
@@ -125,9 +126,7 @@ def _with_metadata(data: bytes, meta: dict[str, str]) -> bytes:
 
 
 def _write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    write_atomic(path, lambda tmp: tmp.write_bytes(data))
 
 
 def _ort_run(data: bytes, feed: dict[str, np.ndarray], gpu: bool = False) -> list[np.ndarray]:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from stylecam.realtime.files import write_atomic
 from stylecam.realtime.progress import progress as progress_bar
 
 from . import losses as L
@@ -447,9 +448,7 @@ STATE_FORMAT = "stylecam-state-1"            # small: fp16 weights and progress,
 
 
 def _save_atomic(obj: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
+    write_atomic(path, lambda tmp: torch.save(obj, tmp))
 
 
 def load_checkpoint(path: str | Path) -> dict:

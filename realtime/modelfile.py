@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
+from .errors import UserError, first_line
 
 FORMAT_VERSION = "1"
 KINDS = ("feedforward", "cin", "adain", "adain_encoder")
@@ -108,8 +108,7 @@ def _read(path: str, mtime_ns: int, size: int) -> ModelInfo:
     try:
         sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises several unrelated types for bad files
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"cannot load model {path}: {first[:200]}; pass a valid stylecam .onnx file") from None
+        raise UserError(f"cannot load model {path}: {first_line(e)}; pass a valid stylecam .onnx file") from None
     meta = dict(sess.get_modelmeta().custom_metadata_map)
     return parse_metadata(path, meta)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .devices import DEVICES, PROVIDER
-from .errors import UserError
+from .errors import UserError, first_line
 
 _GPU_HINT = (
     "install onnxruntime-gpu instead of onnxruntime (pip uninstall onnxruntime; pip install 'stylecam[gpu]'), "
@@ -94,7 +94,7 @@ def make_session(path: str, device: str, threads: int | None = None):
             warnings.simplefilter("ignore")
             sess = ort.InferenceSession(path, opts, providers=providers(device))
     except Exception as e:
-        msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        msg = first_line(e)
         if device != "cpu":
             raise UserError(f"cannot start the {device} device ({msg}); {_GPU_HINT}, or use --device cpu") from None
         raise UserError(f"cannot load model {path}: {msg}; pass a valid stylecam .onnx file") from None

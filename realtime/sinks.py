@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from .errors import UserError
+from .files import temp_path, write_atomic
 from .frames import Size, resize, rgb_to_bgr
 from .sources import IMAGE_SUFFIXES, Frame
 
@@ -34,12 +35,6 @@ def partial_path(path: str | os.PathLike[str]) -> Path:
     """out.mp4 -> out.partial.mp4: where an interrupted run's output goes."""
     p = Path(path)
     return p.with_name(f"{p.stem}.partial{p.suffix}")
-
-
-def temp_path(path: str | os.PathLike[str]) -> Path:
-    """out.mp4 -> out.tmp.<pid>.mp4 in the same folder (same file system: rename is atomic)."""
-    p = Path(path)
-    return p.with_name(f"{p.stem}.tmp.{os.getpid()}{p.suffix}")
 
 
 def check_output_dir(path: str | os.PathLike[str], *, file: bool = False) -> None:
@@ -332,12 +327,11 @@ class ImageSink:
 
     def write(self, frame: Frame) -> None:
         target = self._target(frame)
-        tmp = temp_path(target)
-        if not cv2.imwrite(str(tmp), rgb_to_bgr(frame.image)):
-            tmp.unlink(missing_ok=True)
-            raise UserError(f"cannot write image {target}; check the file name's extension and free disk space")
-        os.replace(tmp, target)
-        self.written.append(target)
+
+        def encode(tmp: Path) -> None:
+            if not cv2.imwrite(str(tmp), rgb_to_bgr(frame.image)):
+                raise UserError(f"cannot write image {target}; check the file name's extension and free disk space")
+        self.written.append(write_atomic(target, encode))
 
     def close(self, partial: bool = False) -> None:
         self.partial = partial

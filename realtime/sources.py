@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from .errors import UserError
+from .errors import UserError, first_line
 from .frames import Size, bgr_to_rgb
 
 log = logging.getLogger("stylecam")
@@ -339,8 +339,7 @@ class ImageSource:
 
 
 def _why(e: BaseException) -> str:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return text[:160]
+    return first_line(e, 160)
 
 
 def open_source(spec: str, *, size: Size | None = None, fps: float | None = None) -> Source:

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import frames as fr
 from .errors import UserError
+from .files import write_atomic
 from .modelfile import (ADAIN_BUILTIN, ModelInfo, STYLE_KINDS, builtin_adain_model, builtin_models, file_hash,
                         read_model_info)
 from .session import cache_dir, make_session
@@ -200,9 +201,7 @@ class StyleBank:
             stats = self._encode(enc, image)
             try:
                 disk.parent.mkdir(parents=True, exist_ok=True)
-                tmp = disk.with_name(disk.stem + f".tmp.{os.getpid()}.npz")
-                np.savez(tmp, mean=stats[0], std=stats[1])
-                os.replace(tmp, disk)
+                write_atomic(disk, lambda tmp: np.savez(tmp, mean=stats[0], std=stats[1]))
             except OSError as e:
                 log.warning("could not cache style statistics in %s: %s", disk.parent, e)
         _MEMORY[key] = stats

@@ -326,3 +326,26 @@ def test_a_missing_camera_is_one_quiet_error(capfd):
         CameraSource(37)
     err = capfd.readouterr().err
     assert "WARN" not in err and err.strip() == "", err
+
+
+def test_write_atomic_keeps_the_old_file_and_no_temp_when_writing_fails(tmp_path):
+    from stylecam.realtime.files import write_atomic
+
+    target = tmp_path / "keep.txt"
+    target.write_text("old")
+
+    def half_then_fail(tmp):
+        tmp.write_text("half")
+        raise OSError(28, "No space left on device")
+    with pytest.raises(OSError):
+        write_atomic(target, half_then_fail)
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+    write_atomic(target, lambda tmp: tmp.write_text("new"))
+    assert target.read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def test_first_line_of_a_long_library_message():
+    from stylecam.realtime.errors import first_line
+
+    assert first_line(RuntimeError("[ONNXRuntimeError] bad graph\n  at node 7\n  ...")) == "[ONNXRuntimeError] bad graph"
+    assert first_line(ValueError("")) == "ValueError" and len(first_line(OSError("x" * 999), 50)) == 50
