@@ -77,6 +77,10 @@ class SubPixelUp(nn.Module):
     def __init__(self, cin: int, cout: int, n_styles: int):
         super().__init__()
         self.conv = nn.Conv2d(cin, 4 * cout, 1)
+        with torch.no_grad():  # ICNR init: the 4 sub-pixels start equal (nearest upsampling, no checkerboard)
+            w = self.conv.weight.view(cout, 4, cin, 1, 1)
+            w.copy_(w[:, :1].expand_as(w).clone())
+            self.conv.bias.view(cout, 4).copy_(self.conv.bias.view(cout, 4)[:, :1].expand(cout, 4).clone())
         self.norm = CondInstanceNorm(cout, n_styles)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:

@@ -99,6 +99,16 @@ def test_johnson_net_matches_paper_layout_and_fast_net_is_cheap():
     assert out.shape == (1, 3, 36, 52) and out.min() >= 0 and out.max() <= 1
 
 
+def test_subpixel_upsampler_starts_as_nearest_upsampling():
+    from stylecam.export.nets import SubPixelUp
+
+    up = SubPixelUp(8, 4, n_styles=1)
+    x = torch.randn(1, 8, 5, 7)
+    with torch.no_grad():
+        y = F.pixel_shuffle(up.conv(x), 2)
+    assert torch.allclose(y, F.interpolate(up.conv(x)[:, ::4], scale_factor=2, mode="nearest"), atol=1e-6)
+
+
 def test_vgg_weights_are_the_real_ones():
     assert weights_checksum() == VGG_SHA256
     w = load_weights()
