@@ -300,7 +300,7 @@ def cmd_video(args: argparse.Namespace) -> int:
                      "seconds": round(stats.seconds, 3), "output": out, "partial": stats.interrupted,
                      "device": engine.device, "style": style.name, "audio": sink.audio_mode,
                      "input_frames_announced": expected, "input_truncated": truncated,
-                     "stage_ms": {k: round(v, 2) for k, v in stats.stage_ms.items()}})
+                     "stage_ms": {k: round(v, 2) for k, v in stats.stages().items()}})
     if stats.interrupted:
         return signals.exit_code or EXIT_INTERRUPTED
     return EXIT_TRUNCATED if truncated else 0

@@ -269,10 +269,7 @@ def run(args: argparse.Namespace) -> int:
     def on_frame(src: Any, out: Any, stats: Any) -> None:
         now = time.monotonic()
         rate = meter.tick(now)
-        try:
-            stages = dict(stats.stage_ms)
-        except RuntimeError:  # another stage added its first timing mid-copy
-            stages = {}
+        stages = stats.stages()
         if governor is not None:
             # The rate the engine could sustain, not the output rate: a dim webcam
             # delivering 15 fps must not drive the resolution to the bottom rung.

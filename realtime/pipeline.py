@@ -66,6 +66,11 @@ class Stats:
             old = self.stage_ms.get(stage)
             self.stage_ms[stage] = ms if old is None else old + self.EMA * (ms - old)
 
+    def stages(self) -> dict[str, float]:
+        """A copy of the per-stage timings, taken under the lock the stages write them under."""
+        with self._lock:
+            return dict(self.stage_ms)
+
     def observe_queue(self, name: str, depth: int) -> None:
         if depth > self.max_queue.get(name, 0):
             self.max_queue[name] = depth
@@ -78,7 +83,7 @@ class Stats:
     def as_dict(self) -> dict[str, Any]:
         return {"frames_in": self.frames_in, "frames_out": self.frames_out, "dropped": self.dropped,
                 "skipped": self.skipped, "fps": round(self.fps, 2), "seconds": round(self.seconds, 3),
-                "stage_ms": {k: round(v, 2) for k, v in self.stage_ms.items()}, "interrupted": self.interrupted}
+                "stage_ms": {k: round(v, 2) for k, v in self.stages().items()}, "interrupted": self.interrupted}
 
 
 def constant_settings(settings: RenderSettings) -> SettingsProvider:

@@ -214,3 +214,28 @@ def test_stats_moving_average():
     s.record("infer", 20.0)
     assert s.stage_ms["infer"] == pytest.approx(11.0)
     assert set(s.as_dict()) >= {"frames_in", "frames_out", "dropped", "fps", "stage_ms"}
+
+
+def test_stats_timings_read_under_the_writers_lock():
+    """Readers (the live HUD) copy the timings while stages add new ones: no 'dict changed size' errors."""
+    import threading
+
+    from stylecam.realtime.pipeline import Stats
+
+    s = Stats()
+    stop = threading.Event()
+
+    def writer():
+        i = 0
+        while not stop.is_set():
+            s.record(f"stage{i % 5000}", 1.0)
+            i += 1
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        for _ in range(20000):
+            s.stages()
+    finally:
+        stop.set()
+        t.join()
+    assert len(s.stages()) > 0
