@@ -17,7 +17,6 @@ import logging
 import sys
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -33,67 +32,9 @@ from stylecam.realtime.sinks import VideoFileSink  # noqa: E402
 from stylecam.realtime.sources import VideoSource  # noqa: E402
 from stylecam.realtime.stabilize import Stabilizer  # noqa: E402
 from stylecam.realtime.styles import StyleBank  # noqa: E402
+from stylecam.testing import make_clip, make_tiny_model  # noqa: E402
 
 SIZES = ["320x240", "640x360", "1280x720", "1920x1080"]
-
-
-def build_tiny_model(path: Path, kind: str, width: int = 16) -> Path:
-    """A small conv net (3 -> width -> width -> 3, ReLU) with fixed random weights; cin adds style gains."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    rng = np.random.default_rng(0)
-    f = TensorProto.FLOAT
-    inputs = [helper.make_tensor_value_info("image", f, ["N", 3, "H", "W"])]
-    inits, nodes, prev, cin = [], [], "image", 3
-    for i, cout in enumerate((width, width, 3)):
-        w = (rng.standard_normal((cout, cin, 3, 3)) * (1.0 / (3 * np.sqrt(cin)))).astype(np.float32)
-        inits.append(numpy_helper.from_array(w, f"w{i}"))
-        nodes.append(helper.make_node("Conv", [prev, f"w{i}"], [f"c{i}"], pads=[1, 1, 1, 1]))
-        prev = f"c{i}"
-        if i < 2:
-            nodes.append(helper.make_node("Relu", [prev], [f"r{i}"]))
-            prev = f"r{i}"
-        cin = cout
-    styles = [{"name": "tiny", "artist": "", "title": "", "year": ""}]
-    if kind == "cin":
-        inputs.append(helper.make_tensor_value_info("style_weights", f, ["N", 4]))
-        inits += [numpy_helper.from_array(rng.random((4, 3)).astype(np.float32), "table"),
-                  numpy_helper.from_array(np.array([2, 3], np.int64), "axes")]
-        nodes += [helper.make_node("MatMul", ["style_weights", "table"], ["g"]),
-                  helper.make_node("Unsqueeze", ["g", "axes"], ["g4"]),
-                  helper.make_node("Mul", [prev, "g4"], ["stylized"])]
-        styles = [{"name": f"tiny-{i}", "artist": "", "title": "", "year": ""} for i in range(4)]
-    else:
-        nodes.append(helper.make_node("Sigmoid", [prev], ["stylized"]))
-    graph = helper.make_graph(nodes, f"tiny-{kind}", inputs,
-                              [helper.make_tensor_value_info("stylized", f, ["N", 3, "H", "W"])], initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-    helper.set_model_props(model, {"stylecam.format_version": "1", "stylecam.kind": kind,
-                                   "stylecam.name": f"tiny-{kind}", "stylecam.styles": json.dumps(styles),
-                                   "stylecam.size_multiple": "4", "stylecam.min_size": "16",
-                                   "stylecam.precision": "fp32"})
-    onnx.save(model, str(path))
-    return path
-
-
-def make_clip(path: Path, frames: int, fps: int, w: int, h: int) -> Path:
-    import av
-
-    with av.open(str(path), "w") as out:
-        s = out.add_stream("libx264", rate=fps)
-        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
-        s.options = {"preset": "ultrafast"}
-        yy, xx = np.mgrid[0:h, 0:w]
-        for i in range(frames):
-            img = np.stack([(xx + 4 * i) % 256, (yy + 2 * i) % 256, (xx ^ yy) % 256], -1).astype(np.uint8)
-            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-            vf.pts, vf.time_base = i, Fraction(1, fps)
-            for p in s.encode(vf):
-                out.mux(p)
-        for p in s.encode():
-            out.mux(p)
-    return path
 
 
 def naive(clip: Path, engine: OrtEngine, out: Path, settings: RenderSettings) -> float:
@@ -144,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         by_kind: dict[str, Path] = {}
         for p in shipped:
             by_kind.setdefault(read_model_info(p).kind, p)
-        models = list(by_kind.values()) or [build_tiny_model(tmp / f"tiny-{k}.onnx", k)
+        models = list(by_kind.values()) or [make_tiny_model(tmp / f"tiny-{k}.onnx", k, op="convnet")
                                             for k in ("feedforward", "cin")]
     rows = []
     for model in models:
@@ -160,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             for spec in args.sizes:
                 w, h = (int(v) for v in spec.lower().split("x"))
                 n = max(6, round(args.frames * 640 * 360 / (w * h)))
-                clip = make_clip(tmp / f"clip-{spec}.mp4", n, 30, w, h)
+                clip = make_clip(tmp / f"clip-{spec}.mp4", n, 30, (w, h), audio=False, pattern="texture")
                 engine.stylize(np.zeros((h, w, 3), np.uint8), settings.mix)  # warm-up: session, allocations
                 fps_pipe, stage = threaded(clip, engine, tmp / "pipe.mp4", settings)
                 fps_naive = naive(clip, engine, tmp / "naive.mp4", settings)

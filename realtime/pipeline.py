@@ -158,13 +158,20 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
 
         bar = progress_bar(getattr(source, "frame_count", None), desc="stylize", unit="frames")
 
+    done: list[threading.Event] = []
+
     def guard(fn: Callable[[], None]) -> Callable[[], None]:
+        finished = threading.Event()
+        done.append(finished)
+
         def body() -> None:
             try:
                 fn()
             except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
                 errors.append(e)
                 abort.set()
+            finally:
+                finished.set()
         return body
 
     def hand_on(q: queue.Queue, item: object, stage: str) -> bool:
@@ -257,11 +264,11 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
     for t in threads:
         t.start()
     try:
-        _join(threads, source, abort)
+        _join(threads, done, source, abort)
     except KeyboardInterrupt:
         stats.interrupted = True
         abort.set()
-        _join(threads, source, abort)
+        _join(threads, done, source, abort)
     finally:
         stats.seconds = time.monotonic() - stats._t0
         stats.skipped = int(getattr(source, "skipped", 0))
@@ -290,14 +297,21 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
     return stats
 
 
-def _join(threads: list[threading.Thread], source: Source, abort: threading.Event) -> None:
-    """Wait for all workers; a live source blocked in a read is closed to unblock it."""
+def _join(threads: list[threading.Thread], done: list[threading.Event], source: Source,
+          abort: threading.Event) -> None:
+    """Wait for all workers; a live source blocked in a read is closed to unblock it.
+
+    Waits on each worker's own "done" event, not Thread.join/is_alive: a Ctrl-C landing inside
+    Thread.join can leave a running thread marked as stopped (CPython's _wait_for_tstate_lock), and
+    the run would return while its reader still holds the camera."""
     deadline: float | None = None
-    while any(t.is_alive() for t in threads):
-        for t in threads:
-            t.join(timeout=0.05)
-        if abort.is_set() and threads[0].is_alive():
+    while not all(d.is_set() for d in done):
+        for d in done:
+            d.wait(timeout=0.05)
+        if abort.is_set() and not done[0].is_set():
             deadline = deadline or time.monotonic() + 2.0
             if time.monotonic() > deadline and getattr(source, "live", False):
                 source.close()
                 deadline = time.monotonic() + 3600
+    for t in threads:  # each has only its return left
+        t.join(timeout=1.0)

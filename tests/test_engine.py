@@ -345,3 +345,14 @@ def test_tiled_shipped_model_agrees_with_whole_and_seams_are_no_worse():
         seams[s:s + 64, :] = True  # overlap bands (blended rows)
         seams[:, s:s + 64] = True
     assert 0 < err[seams].mean() <= 1.25 * err[~seams].mean() + 0.5, (err[seams].mean(), err[~seams].mean())
+
+
+@pytest.mark.parametrize("kind", ["feedforward", "cin"])
+def test_convnet_stand_in_runs_through_the_engine(tiny_model, kind):
+    """The benchmarks' stand-in net (stylecam.testing, op="convnet") is a valid stylecam model."""
+    bank = StyleBank([tiny_model(kind, op="convnet", width=8)])
+    img = np.random.default_rng(3).integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    outs = [OrtEngine(bank, "cpu").stylize(img, {i: 1.0}) for i in range(len(bank))]
+    assert all(o.shape == img.shape and o.std() > 0 for o in outs)
+    if kind == "cin":  # the style gains still pick the colours
+        assert not np.array_equal(outs[0], outs[1])
