@@ -55,17 +55,21 @@ def _feed(sess: ort.InferenceSession, h: int, w: int) -> dict[str, np.ndarray]:
     return feed
 
 
-def time_model(path: str, h: int, w: int, threads: int, runs: int) -> float:
-    sess = _session(path, threads)
-    feed = _feed(sess, h, w)
-    for _ in range(3):
-        sess.run(None, feed)
-    ts = []
+def time_models(paths: list[str], h: int, w: int, threads: int, runs: int) -> list[float]:
+    """Median ms per run of each model, timed in alternation (one run of each per round) so that a
+    noisy neighbour slows all of them alike; 10 warm-up runs each first."""
+    sessions = [_session(p, threads) for p in paths]
+    feeds = [_feed(s, h, w) for s in sessions]
+    for s, f in zip(sessions, feeds):
+        for _ in range(10):
+            s.run(None, f)
+    ts: list[list[float]] = [[] for _ in paths]
     for _ in range(runs):
-        t = time.perf_counter()
-        sess.run(None, feed)
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts) * 1000
+        for i, (s, f) in enumerate(zip(sessions, feeds)):
+            t = time.perf_counter()
+            s.run(None, f)
+            ts[i].append(time.perf_counter() - t)
+    return [statistics.median(t) * 1000 for t in ts]
 
 
 def find_peer() -> str | None:
@@ -87,7 +91,7 @@ def main() -> int:
     ap.add_argument("--peer", default=None, help="peer model to time in the same run (default: found if present)")
     ap.add_argument("--sizes", default="320x240,640x360,1280x720")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--runs", type=int, default=40)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     models = args.model or [str(p) for p in builtin_models() if not p.name.endswith(".fp16.onnx")]
@@ -95,20 +99,21 @@ def main() -> int:
     rows = []
     for size in args.sizes.split(","):
         h, w = SIZES.get(size) or tuple(int(v) for v in size.split("x"))[::-1]
-        peer_ms = time_model(peer, h, w, args.threads, args.runs) if peer else None
+        timed = ([peer] if peer else []) + models
+        ms_all = time_models(timed, h, w, args.threads, args.runs)
+        peer_ms = ms_all.pop(0) if peer else None
         if peer:
             rows.append({"model": "peer:" + Path(peer).name, "size": size, "ms": round(peer_ms, 2),
                          "fps": round(1000 / peer_ms, 1), "speedup_vs_peer": 1.0})
-        for m in models:
+        for m, ms in zip(models, ms_all):
             info = read_model_info(m)
-            ms = time_model(m, h, w, args.threads, args.runs)
             rows.append({"model": Path(m).name, "kind": info.kind, "size": size, "ms": round(ms, 2),
                          "fps": round(1000 / ms, 1),
                          "speedup_vs_peer": round(peer_ms / ms, 2) if peer_ms else None})
     if args.json:
         print(json.dumps({"threads": args.threads, "rows": rows}))
     else:
-        print(f"net-only CPU inference, onnxruntime {ort.__version__}, {args.threads} threads, median of {args.runs}")
+        print(f"net-only CPU inference, onnxruntime {ort.__version__}, {args.threads} threads, median of {args.runs}, timed in alternation")
         print(f"{'model':34} {'size':>9} {'ms':>8} {'fps':>7} {'x peer':>7}")
         for r in rows:
             print(f"{r['model'][:34]:34} {r['size']:>9} {r['ms']:>8.1f} {r['fps']:>7.1f} "
