@@ -23,7 +23,7 @@ python - "$S" <<'PY' > $S/metadata-quality.json
 import json, sys
 s = sys.argv[1]
 q = json.load(open(f"{s}/quality.json"))
-flick = {m: {r["clip"]: r["raw"]["warp_error"] for r in json.load(open(f"{s}/flicker-{m}.json"))["results"]}
+flick = {m: {r["clip"]: r["outputs"]["raw"]["warp_error"] for r in json.load(open(f"{s}/flicker-{m}.json"))["results"]}
          for m in ("cpu-cin-12", "baseline")}
 out = {"benchmark": "benchmarks/quality.py", "photos": q["photos"], "bar": q["bar"], "summary": q["summary"],
        "per_style": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in q["rows"]],
