@@ -154,7 +154,7 @@ class OrtEngine:
         self.check_size(w, h, groups)
         if h * w > self.tiling.above:
             return tiles.stylize_tiled(frame, lambda t: self._stylize(t, groups, strength, preserve_color, alpha),
-                                       self.tiling.tile, self.tiling.overlap)
+                                       self.tiling)
         return self._stylize(frame, groups, strength, preserve_color, alpha)
 
     def _stylize(self, frame: np.ndarray, groups: dict[str, list[tuple[Any, float]]], strength: float,

@@ -5,6 +5,7 @@ those of one tile. Tiles overlap by `overlap` px and are blended with linear ram
 overlap, so instance-norm statistics, which differ a little from tile to tile, fade into each other
 instead of meeting at a line. Output rows are finished one band of tiles at a time, so besides the
 input and output pictures the working memory is one band (width x tile height) of float32.
+The weights are built to sum to one, so the band needs no weight sum of its own.
 """
 from __future__ import annotations
 
@@ -41,38 +42,35 @@ def _ramp(n: int, lead: int, trail: int) -> np.ndarray:
     return w
 
 
-def stylize_tiled(frame: np.ndarray, run: Callable[[np.ndarray], np.ndarray], tile: int = Tiling.tile,
-                  overlap: int = Tiling.overlap) -> np.ndarray:
+def _spans(length: int, tile: int, overlap: int) -> list[tuple[int, int, np.ndarray]]:
+    """(start, end, weights) of the tiles along one axis. A tile's falling ramp spans exactly its
+    overlap with the next tile, and that tile's rising ramp the same pixels, so the weights of
+    neighbours sum to one there (and products of the two axes' weights, at corners, too)."""
+    starts = _starts(length, tile, overlap)
+    ends = [min(s + tile, length) for s in starts]
+    out = []
+    for i, (s, e) in enumerate(zip(starts, ends)):
+        lead = ends[i - 1] - s if i else 0
+        trail = e - starts[i + 1] if i + 1 < len(starts) else 0
+        out.append((s, e, _ramp(e - s, lead, trail)))
+    return out
+
+
+def stylize_tiled(frame: np.ndarray, run: Callable[[np.ndarray], np.ndarray], tiling: Tiling = Tiling()) -> np.ndarray:
     """`run` (HxWx3 uint8 -> same) applied in overlapping tiles; the blended uint8 picture."""
     h, w = frame.shape[:2]
-    ys, xs = _starts(h, tile, overlap), _starts(w, tile, overlap)
+    rows, cols = _spans(h, tiling.tile, tiling.overlap), _spans(w, tiling.tile, tiling.overlap)
     out = np.empty_like(frame)
-    band: np.ndarray | None = None      # float accumulator for rows [band_y, band_y + band.shape[0])
-    weight: np.ndarray | None = None
-    band_y = 0
-    for r, y in enumerate(ys):
-        th = min(tile, h - y)
-        end = y + th
+    band = np.zeros((0, w, 3), np.float32)  # weighted sum for rows [band_y, band_y + len(band))
+    band_y = rows[0][0]
+    for r, (y, end, wy) in enumerate(rows):
         # grow the band to cover this row of tiles (rows already there are the overlap kept from above)
-        if band is None:
-            band, weight, band_y = np.zeros((th, w, 3), np.float32), np.zeros((th, w, 1), np.float32), y
-        elif end > band_y + band.shape[0]:
-            extra = end - (band_y + band.shape[0])
-            band = np.concatenate([band, np.zeros((extra, w, 3), np.float32)])
-            weight = np.concatenate([weight, np.zeros((extra, w, 1), np.float32)])
-        lead_y = (ys[r - 1] + min(tile, h - ys[r - 1]) - y) if r else 0
-        trail_y = (end - ys[r + 1]) if r + 1 < len(ys) else 0
-        wy = _ramp(th, max(0, lead_y), max(0, trail_y))
-        for c, x in enumerate(xs):
-            tw = min(tile, w - x)
-            lead_x = (xs[c - 1] + min(tile, w - xs[c - 1]) - x) if c else 0
-            trail_x = (x + tw - xs[c + 1]) if c + 1 < len(xs) else 0
-            wt = (wy[:, None] * _ramp(tw, max(0, lead_x), max(0, trail_x))[None, :])[..., None]
-            y0 = y - band_y
-            band[y0:y0 + th, x:x + tw] += run(np.ascontiguousarray(frame[y:end, x:x + tw])).astype(np.float32) * wt
-            weight[y0:y0 + th, x:x + tw] += wt
+        band = np.concatenate([band, np.zeros((end - band_y - len(band), w, 3), np.float32)])
+        for x, x_end, wx in cols:
+            tile = run(np.ascontiguousarray(frame[y:end, x:x_end])).astype(np.float32)
+            band[y - band_y:end - band_y, x:x_end] += tile * (wy[:, None] * wx[None, :])[..., None]
         # rows no later tile touches are final
-        done = (ys[r + 1] if r + 1 < len(ys) else h) - band_y
-        out[band_y:band_y + done] = np.clip(band[:done] / weight[:done] + 0.5, 0, 255).astype(np.uint8)
-        band, weight, band_y = band[done:].copy(), weight[done:].copy(), band_y + done
+        done = (rows[r + 1][0] if r + 1 < len(rows) else h) - band_y
+        out[band_y:band_y + done] = np.clip(band[:done] + 0.5, 0, 255).astype(np.uint8)
+        band, band_y = band[done:].copy(), band_y + done
     return out

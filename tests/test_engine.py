@@ -277,7 +277,7 @@ def test_a_model_whose_metadata_lies_is_one_line_up_front(tmp_path):
 
 # -- huge pictures in tiles ------------------------------------------------------------------
 def test_tiles_cover_every_pixel_once_in_weight():
-    from stylecam.realtime.tiles import stylize_tiled
+    from stylecam.realtime.tiles import Tiling, stylize_tiled
 
     rng = np.random.default_rng(5)
     img = rng.integers(0, 256, (301, 517, 3), dtype=np.uint8)
@@ -286,21 +286,21 @@ def test_tiles_cover_every_pixel_once_in_weight():
     def identity(t):
         sizes.append(t.shape[:2])
         return t
-    out = stylize_tiled(img, identity, tile=128, overlap=16)
+    out = stylize_tiled(img, identity, Tiling(tile=128, overlap=16))
     assert np.array_equal(out, img)  # weights sum to one everywhere, borders and corners included
     assert max(max(s) for s in sizes) <= 128 and len(sizes) == 3 * 5
 
 
 def test_tiles_fade_per_tile_differences_instead_of_seams():
     """A per-tile tone shift (as instance norm gives each tile) ramps over the overlap, never jumps."""
-    from stylecam.realtime.tiles import stylize_tiled
+    from stylecam.realtime.tiles import Tiling, stylize_tiled
 
     img = np.full((256, 400, 3), 100, np.uint8)
     shift = iter(range(0, 120, 10))
 
     def per_tile(t):
         return np.clip(t.astype(int) + next(shift), 0, 255).astype(np.uint8)
-    out = stylize_tiled(img, per_tile, tile=128, overlap=32).astype(int)
+    out = stylize_tiled(img, per_tile, Tiling(tile=128, overlap=32)).astype(int)
     steps = max(np.abs(np.diff(out, axis=0)).max(), np.abs(np.diff(out, axis=1)).max())
     assert out.min() >= 100 and out.max() > 150  # the tiles did differ
     assert steps <= 3  # tiles differ by up to 50 levels, spread over 32 px
