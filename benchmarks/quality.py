@@ -144,6 +144,22 @@ def temporal(engine: OrtEngine, style: int, clip: Path, frames: int, size: tuple
             "ratio": float(np.mean(d_out) / max(1e-9, np.mean(d_in)))}
 
 
+def peer_frames(args: argparse.Namespace, frames: list[np.ndarray], paintings: list[Path]
+                ) -> dict[tuple[int, int], np.ndarray]:
+    """The peer's output for every (painting k, frame i), read from the very frames we stylize and
+    brought back to their size."""
+    fh, fw = frames[0].shape[:2]
+    with tempfile.TemporaryDirectory() as td:
+        tmp = Path(td)
+        for i, img in enumerate(frames):
+            cv2.imwrite(str(tmp / f"in_{i}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        keys = [(k, i) for k in range(len(paintings)) for i in range(len(frames))]
+        res = run_peer(args.peer_python, [(tmp / f"in_{i}.png", paintings[k]) for k, i in keys], max(fw, fh), tmp,
+                       args.threads)
+    return {key: r if r.shape[:2] == (fh, fw) else cv2.resize(r, (fw, fh), interpolation=cv2.INTER_AREA)
+            for key, r in zip(keys, res)}
+
+
 def _frames(s: str) -> list[tuple[int, int]]:
     return [tuple(int(v) for v in f.split("x")) for f in s.split(",")]  # type: ignore[misc]
 
@@ -202,17 +218,7 @@ def main() -> int:
     for fw, fh in args.frames:
         photos = [fit_frame(read_rgb(p), fw, fh) for p in held]
         photo_feats = [scorer.feats(p) for p in photos]
-        peer_out: dict[tuple[int, int], np.ndarray] = {}
-        if args.peer_python:
-            with tempfile.TemporaryDirectory() as td:
-                tmp = Path(td)
-                for i, img in enumerate(photos):  # the peer reads the very same frame
-                    cv2.imwrite(str(tmp / f"in_{i}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-                keys = [(k, i) for k in range(len(styles)) for i in range(len(photos))]
-                res = run_peer(args.peer_python, [(tmp / f"in_{i}.png", styles[k][1]) for k, i in keys], max(fw, fh),
-                               tmp, args.threads)
-                peer_out = {key: (r if r.shape[:2] == (fh, fw) else cv2.resize(r, (fw, fh), interpolation=cv2.INTER_AREA))
-                            for key, r in zip(keys, res)}
+        peer_out = peer_frames(args, photos, [sp for _, sp in styles]) if args.peer_python else {}
         for k, (s, sp) in enumerate(styles):
             target = scorer.style_target(str(sp), args.style_size)
             acc: dict[str, list[float]] = {}
@@ -283,17 +289,7 @@ def make_sheet(args: argparse.Namespace, bank: StyleBank, engine: OrtEngine, sty
     fw, fh = args.frames[0]
     photos = [ROOT / "samples" / "astronaut.jpg", ROOT / "samples" / "coffee.jpg"]
     frames = [fit_frame(read_rgb(p), fw, fh) for p in photos]
-    peer: dict = {}
-    if args.peer_python:
-        with tempfile.TemporaryDirectory() as td:
-            tmp = Path(td)
-            for i, img in enumerate(frames):
-                cv2.imwrite(str(tmp / f"in_{i}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-            keys = [(k, i) for k in range(len(styles)) for i in range(len(frames))]
-            res = run_peer(args.peer_python, [(tmp / f"in_{i}.png", styles[k][1]) for k, i in keys], max(fw, fh), tmp,
-                           args.threads)
-            peer = {key: cv2.resize(r, (fw, fh), interpolation=cv2.INTER_AREA) if r.shape[:2] != (fh, fw) else r
-                    for key, r in zip(keys, res)}
+    peer = peer_frames(args, frames, [sp for _, sp in styles]) if args.peer_python else {}
     cells: dict[str, list[np.ndarray]] = {"photo": []}
     for i, f in enumerate(frames):
         cells["photo"] += [_sheet_crop(f)] + ([_sheet_crop(f)] if peer else [])

@@ -176,10 +176,8 @@ def make_clip(path: str | Path, frames: int = 12, fps: int = 24, size: tuple[int
             vf = av.VideoFrame.from_ndarray(img, format="rgb24")
             vf.pts = i
             vf.time_base = Fraction(1, fps)
-            for p in vs.encode(vf):
-                out.mux(p)
-        for p in vs.encode():
-            out.mux(p)
+            out.mux(vs.encode(vf))
+        out.mux(vs.encode())
         if aus is not None:
             total = int(rate * frames / fps)
             t = np.arange(total) / rate
@@ -190,10 +188,8 @@ def make_clip(path: str | Path, frames: int = 12, fps: int = 24, size: tuple[int
                 af.sample_rate = rate
                 af.pts = k
                 af.time_base = Fraction(1, rate)
-                for p in aus.encode(af):
-                    out.mux(p)
-            for p in aus.encode():
-                out.mux(p)
+                out.mux(aus.encode(af))
+            out.mux(aus.encode())
     return path
 
 
