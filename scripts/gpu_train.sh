@@ -17,12 +17,18 @@ DEVICE=${DEVICE:-cuda}
 RUNS=${RUNS:-runs}
 STATE_DIR=${STATE_DIR:-state}
 mkdir -p "$OUT" "$RUNS" "$STATE_DIR"
+# The device's python has torch but not this package: lay out the import name stylecam the way
+# pyproject's package-dir does (stylecam.realtime = realtime/, stylecam.export = export/).
+SHIM=/tmp/stylecam-shim-$$  # per process: two stages may run side by side on one GPU
+rm -rf $SHIM && mkdir -p $SHIM/stylecam
+ln -s "$PWD"/stylecam/*.py $SHIM/stylecam/ && ln -s "$PWD/realtime" $SHIM/stylecam/realtime && ln -s "$PWD/export" $SHIM/stylecam/export
+export PYTHONPATH=$SHIM${PYTHONPATH:+:$PYTHONPATH}
 if [ -d .gpu/whl ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .gpu/whl/*.whl
-  export PYTHONPATH=/tmp/site:$PWD
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site-$$ .gpu/whl/*.whl
+  export PYTHONPATH=/tmp/site-$$:$PYTHONPATH
 fi
 export PYTHONUNBUFFERED=1
-stylecam() { python3 -m stylecam "$@"; }
+stylecam() { python3 -P -m stylecam "$@"; }  # -P: the shim, not the cwd's bare stylecam/ folder
 resume() { if [ -f "$1" ]; then echo --resume "$1"; elif [ -f "$2" ]; then echo --resume "$2"; fi; }
 S=$DATA/styles
 case "$STAGE" in
@@ -44,7 +50,10 @@ case "$STAGE" in
       --image-size 256 --batch 8 --steps ${STEPS:-40000} --channels-last --content-layers relu2_2 \
       --style-layers relu1_2,relu2_2,relu3_3,relu4_3 --checkpoint-every 1000 --device "$DEVICE" --max-minutes "$MIN" \
       $(resume $RUNS/gpu-cin-12/checkpoint.pt $STATE_DIR/gpu-cin-12.pt) --json | tee "$OUT/cin-summary.json"
-    stylecam export $RUNS/gpu-cin-12/checkpoint.pt -o "$OUT/gpu-cin-12.onnx" --fp16 --json | tee "$OUT/cin-export.json"
+    # EXPORT=0 leaves it to the machine the state goes back to (onnxruntime there may lack CUDA's fp16 kernels)
+    if [ "${EXPORT:-1}" = 1 ]; then
+      stylecam export $RUNS/gpu-cin-12/checkpoint.pt -o "$OUT/gpu-cin-12.onnx" --fp16 --json | tee "$OUT/cin-export.json"
+    fi
     cp $STATE_DIR/gpu-cin-12.pt "$OUT/"
     ;;
   tests)
