@@ -21,7 +21,7 @@ also passed through stylecam.realtime.stabilize.Stabilizer. Reported per clip an
   honest fall-back to the current frame keeps it at the raw output's level. The same figure
   over the rest of the frame ("static") shows what the blend removes there.
 
-Model: --model, else the first built-in model, else a STAND-IN: a tiny ONNX graph (colour
+Model: --model, else the built-in default (the CPU tier), else a STAND-IN: a tiny ONNX graph (colour
 mix + sin(k * conv(image) + random phase per run)) whose texture follows the content but
 takes a new random phase every frame, so it flickers like an unstabilised net. Its rows are
 labelled "stand-in" and its speed says nothing about a real net's.
@@ -46,8 +46,9 @@ from stylecam.realtime import frames as fr  # noqa: E402
 from stylecam.realtime.engine import OrtEngine  # noqa: E402
 from stylecam.realtime.modelfile import builtin_models  # noqa: E402
 from stylecam.realtime.sources import VideoSource  # noqa: E402
+from stylecam.realtime.settings import STABILIZE_STRENGTH  # noqa: E402
 from stylecam.realtime.stabilize import Stabilizer  # noqa: E402
-from stylecam.realtime.styles import StyleBank  # noqa: E402
+from stylecam.realtime.styles import StyleBank, default_model_paths  # noqa: E402
 from stylecam.realtime.temporal import FlowEstimator, TemporalMeter  # noqa: E402
 
 SHARED_VIDEO = ROOT.parent / "shared" / "data" / "video"
@@ -239,13 +240,13 @@ def _table(results: list[dict], label: str, args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=None, help="ONNX model (default: first built-in, else the flickering stand-in)")
+    ap.add_argument("--model", default=None, help="ONNX model (default: the built-in CPU default, else the flickering stand-in)")
     ap.add_argument("--style", type=int, default=1, help="style number within the model (1-based)")
     ap.add_argument("--clips", nargs="*", default=None, help=f"video files (default: every file in {SHARED_VIDEO})")
     ap.add_argument("--frames", type=int, default=100, help="first N frames of each clip")
     ap.add_argument("--size", default="640x360")
     ap.add_argument("--no-synthetic", action="store_true", help="skip the generated moving-shapes clip")
-    ap.add_argument("--strength", type=float, default=0.6)
+    ap.add_argument("--strength", type=float, default=STABILIZE_STRENGTH)
     ap.add_argument("--flow-scale", type=float, default=0.5)
     ap.add_argument("--preset", default="fast", choices=["ultrafast", "fast", "medium"])
     ap.add_argument("--options", default="{}", help='more Stabilizer keyword arguments as JSON, e.g. \'{"photo_high": 12}\'')
@@ -263,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.model:
         model = Path(args.model)
     elif builtin_models():
-        model = builtin_models()[0]
+        model = default_model_paths(prefer_gpu=False)[0]  # what `stylecam video` uses on the CPU
     else:
         model = build_standin_model(Path(tempfile.mkdtemp(prefix="stylecam-flicker-")) / "stand-in.onnx")
         standin = True

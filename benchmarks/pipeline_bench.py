@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                 engine.stylize(np.zeros((h, w, 3), np.uint8), settings.mix)  # warm-up: session, allocations
                 fps_pipe, stage = threaded(clip, engine, tmp / "pipe.mp4", settings)
                 fps_naive = naive(clip, engine, tmp / "naive.mp4", settings)
-                fps_stab, stage_stab = threaded(clip, engine, tmp / "stab.mp4", settings, [Stabilizer(0.5)])
+                fps_stab, stage_stab = threaded(clip, engine, tmp / "stab.mp4", settings, [Stabilizer()])
                 row = {"model": model.name, "kind": kind, "device": engine.device, "size": spec, "frames": n,
                        "fps": round(fps_pipe, 2), "naive_fps": round(fps_naive, 2),
                        "speedup": round(fps_pipe / fps_naive, 2) if fps_naive else None,

@@ -17,6 +17,7 @@ from typing import Any
 
 from .devices import DEVICES
 from .errors import UserError
+from .settings import STABILIZE_STRENGTH
 from .signals import StopOnSignals
 
 log = logging.getLogger("stylecam")
@@ -131,8 +132,8 @@ def build_parser(live: bool = False) -> argparse.ArgumentParser:
     v.add_argument("input", metavar="IN")
     v.add_argument("-o", "--output", required=True, metavar="OUT")
     _common_render(v)
-    v.add_argument("--stabilize", nargs="?", type=float, const=0.5, default=None, metavar="STRENGTH",
-                   help="reduce flicker between frames (default strength 0.5)")
+    v.add_argument("--stabilize", nargs="?", type=float, const=STABILIZE_STRENGTH, default=None, metavar="STRENGTH",
+                   help=f"reduce flicker between frames (default strength {STABILIZE_STRENGTH})")
     v.set_defaults(func=cmd_video)
 
     i = sub.add_parser("image", help="stylize an image or a folder of images")

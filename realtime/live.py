@@ -20,12 +20,11 @@ from typing import Any
 from .controller import Action, Controller, ResolutionGovernor  # stdlib-only, cheap to import
 from .devices import DEVICES
 from .errors import UserError
+from .settings import STABILIZE_STRENGTH
 from .signals import StopOnSignals
 
 log = logging.getLogger("stylecam")
 
-#: Stabilizer strength for a bare --stabilize (same as `stylecam video --stabilize`).
-DEFAULT_STABILIZE = 0.5
 #: How often the window redraws when no new frame arrives (paused, camera lost), in s.
 IDLE_REDRAW = 0.1
 
@@ -60,9 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=DEVICES, help="default: auto")
     parser.add_argument("--strength", type=float, default=1.0, help="style strength 0..1 (default: 1; + and - change it)")
     parser.add_argument("--preserve-color", action="store_true", help="keep the camera's colours (c toggles)")
-    parser.add_argument("--stabilize", nargs="?", type=float, const=DEFAULT_STABILIZE, default=None,
+    parser.add_argument("--stabilize", nargs="?", type=float, const=STABILIZE_STRENGTH, default=None,
                         metavar="STRENGTH", help=f"temporal stabilizer against flicker, strength 0..1 "
-                        f"(default {DEFAULT_STABILIZE}; t toggles)")
+                        f"(default {STABILIZE_STRENGTH}; t toggles)")
     parser.add_argument("--no-window", action="store_true",
                         help="no preview window (headless, with --vcam or --record; stop with Ctrl-C)")
 
@@ -228,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
     # Always in the chain so `t` can switch it on; the pipeline skips it while settings.stabilize is off.
     from .stabilize import Stabilizer
 
-    post = [Stabilizer(args.stabilize if args.stabilize is not None else DEFAULT_STABILIZE)]
+    post = [Stabilizer(args.stabilize if args.stabilize is not None else STABILIZE_STRENGTH)]
 
     bank = StyleBank(args.model or None, args.style_image or ())
     if args.style is not None:

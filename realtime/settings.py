@@ -8,6 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 
+#: The flicker stabilizer's strength for a bare `--stabilize` (video and live) and the benchmarks:
+#: the one value the README's figures are measured at (docs/stabilizer.md).
+STABILIZE_STRENGTH = 0.6
+
+
 @dataclass(frozen=True)
 class RenderSettings:
     """A fresh immutable value per frame."""

@@ -12,6 +12,14 @@ never steers the motion estimate):
    px and the edge softened, so the weight is soft but stays zero on occlusions;
 3. out = w * warp(previous output) + (1 - w) * current stylized, w = strength * confidence.
 
+Camera motion: a moving camera puts every pixel at a sub-pixel offset, and resampling a texture
+0.3 px off changes it by tens of grey levels, so a plain photometric check rejects the textured
+half of every panning frame. Pixels that move with the camera (the flow's global affine part,
+`temporal.global_motion`, within `rigid_low`..`rigid_high` small px) are checked after a
+`photo_blur` blur with the local gradient times `photo_texture` forgiven; pixels that move on
+their own (people, cars, the background a moving object uncovers) keep the strict check, so the
+relaxed check never reaches where a trail could start.
+
 The history is the previous *stabilized* frame (an exponential blend), but it only ever
 enters where the input says the pixel is the same surface, so moving objects leave no
 trails; disocclusions, fast motion and cuts fall back to the current stylized frame.
@@ -25,8 +33,9 @@ import cv2
 import numpy as np
 
 from .errors import UserError
-from .temporal import (FB_ALPHA, FB_BETA, MB_ALPHA, FlowEstimator, SceneCutDetector, motion_boundaries,
-                       occlusion_mask, sq_norm, warp)
+from .settings import STABILIZE_STRENGTH
+from .temporal import (FB_ALPHA, FB_BETA, MB_ALPHA, FlowEstimator, SceneCutDetector, global_motion,
+                       motion_boundaries, occlusion_mask, sq_norm, warp)
 
 
 class Stabilizer:
@@ -35,11 +44,14 @@ class Stabilizer:
     strength: weight of the warped history where the flow is trusted (0 = off, < 1).
     flow_scale: the flow runs at this fraction of the input size (0.5: 320x180 for 640x360).
     The other defaults were tuned with benchmarks/flicker_bench.py so that the error inside
-    the moving objects' (dis)occluded regions of its synthetic clip stays at the raw output's.
+    the moving objects' (dis)occluded regions of its synthetic clip stays at the raw output's,
+    and on benchmarks/motion_clips.py's pans, zooms and shake so that a moving camera keeps
+    the history (docs/stabilizer.md has the figures).
     """
 
-    def __init__(self, strength: float = 0.6, flow_scale: float = 0.5, *, preset: str = "fast",
+    def __init__(self, strength: float = STABILIZE_STRENGTH, flow_scale: float = 0.5, *, preset: str = "fast",
                  alpha: float = FB_ALPHA, beta: float = FB_BETA, photo_low: float = 4.0, photo_high: float = 10.0,
+                 photo_blur: float = 1.0, photo_texture: float = 0.5, rigid_low: float = 0.25, rigid_high: float = 0.75,
                  max_motion: float = 48.0, grow: int = 4, soften: int = 5, boundary: int = 3,
                  cuts: SceneCutDetector | None = None) -> None:
         if not 0.0 <= strength < 1.0:
@@ -50,12 +62,15 @@ class Stabilizer:
         self.flow = FlowEstimator(preset, flow_scale)
         self.alpha, self.beta = alpha, beta
         self.photo_low, self.photo_high = photo_low, photo_high
+        self.photo_blur, self.photo_texture = photo_blur, photo_texture
+        self.rigid_low, self.rigid_high = rigid_low, rigid_high
         self.max_motion = max_motion
         self.grow, self.soften, self.boundary = grow, soften, boundary
         self._band = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * boundary + 1, 2 * boundary + 1)) if boundary else None
         self.cuts = cuts or SceneCutDetector()
         self.last_ms = 0.0
         self.last_confidence = float("nan")  # mean blend confidence of the last frame (0..1)
+        self.last_rigid = float("nan")  # fraction of the last frame moving with the camera (0..1)
         self.last_cut = False
         self.resets = 0
         self._prev_small: np.ndarray | None = None
@@ -77,8 +92,17 @@ class Stabilizer:
         ok = ~occlusion_mask(f_cp, f_pc, self.alpha, self.beta * s * s)
         conf = ok.astype(np.float32)
         # photometric check on the input: the warped previous frame must look like this one
-        diff = cv2.absdiff(warp(prev_small, f_cp), cur_small).astype(np.float32)
-        conf *= np.clip((self.photo_high - diff) * (1.0 / (self.photo_high - self.photo_low)), 0.0, 1.0)
+        warped = warp(prev_small, f_cp)
+        photo = self._photometric(warped, cur_small, relaxed=False)
+        camera = global_motion(f_cp)
+        if camera is not None and self.rigid_high > 0:
+            residual = cv2.magnitude(*cv2.split(f_cp - camera))
+            rigid = np.clip((self.rigid_high - residual) * (1.0 / (self.rigid_high - self.rigid_low)), 0.0, 1.0)
+            self.last_rigid = float(rigid.mean())
+            photo += rigid * cv2.max(self._photometric(warped, cur_small, relaxed=True) - photo, 0.0)
+        else:
+            self.last_rigid = 0.0
+        conf *= photo
         # very fast motion: DIS is unreliable and a blend would smear
         limit = (self.max_motion * s) ** 2
         conf[sq_norm(f_cp) > limit] = 0.0
@@ -92,6 +116,20 @@ class Stabilizer:
             k = self.soften | 1
             conf = np.minimum(conf, cv2.GaussianBlur(conf, (k, k), 0))
         return f_cp, conf
+
+    def _photometric(self, warped_prev: np.ndarray, cur: np.ndarray, relaxed: bool) -> np.ndarray:
+        """float32 0..1: 1 where the warped previous input matches this one, 0 past `photo_high` grey
+        levels; `relaxed`: blurred and forgiving the misregistration of a sub-pixel warp."""
+        a, b = warped_prev.astype(np.float32), cur.astype(np.float32)
+        if relaxed and self.photo_blur > 0:
+            a = cv2.GaussianBlur(a, (0, 0), self.photo_blur)
+            b = cv2.GaussianBlur(b, (0, 0), self.photo_blur)
+        diff = cv2.absdiff(a, b)
+        if relaxed and self.photo_texture > 0:  # sub-pixel misregistration costs |grad| grey levels per pixel
+            gx = cv2.Sobel(b, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
+            gy = cv2.Sobel(b, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
+            diff = cv2.max(diff - self.photo_texture * cv2.magnitude(gx, gy), 0.0)
+        return np.clip((self.photo_high - diff) * (1.0 / (self.photo_high - self.photo_low)), 0.0, 1.0)
 
     def __call__(self, src: np.ndarray, out: np.ndarray) -> np.ndarray:
         t0 = time.perf_counter()

@@ -121,6 +121,27 @@ def out_of_bounds(flow: np.ndarray) -> np.ndarray:
     return (x < 0) | (x > w - 1) | (y < 0) | (y > h - 1)
 
 
+def global_motion(flow: np.ndarray, step: int = 8, tol: float = 0.5) -> np.ndarray | None:
+    """The camera's part of `flow`: the affine motion most of the frame follows, as a flow field.
+
+    A RANSAC fit (cv2.estimateAffine2D, inliers within `tol` px) on every `step`-th pixel, so
+    moving objects are outliers; covers pans, zooms, rotation and shake. None when no model fits.
+    """
+    h, w = flow.shape[:2]
+    ys, xs = np.mgrid[step // 2:h:step, step // 2:w:step]
+    src = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32)
+    dst = src + flow[ys.ravel(), xs.ravel()]
+    if len(src) < 3:
+        return None
+    a, _ = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=tol, maxIters=200)
+    if a is None:
+        return None
+    gx, gy = _grid(h, w)
+    u = a[0, 0] * gx + a[0, 1] * gy + (a[0, 2] - gx)
+    v = a[1, 0] * gx + a[1, 1] * gy + (a[1, 2] - gy)
+    return cv2.merge([u.astype(np.float32), v.astype(np.float32)])
+
+
 def occlusion_mask(flow_ab: np.ndarray, flow_ba: np.ndarray, alpha: float = FB_ALPHA,
                    beta: float = FB_BETA) -> np.ndarray:
     """bool (H, W) on A's grid: True where the forward-backward check fails or x + f_ab(x) leaves the frame.

@@ -203,3 +203,94 @@ def test_stabilizer_reset_and_validation():
         Stabilizer(1.0)
     with pytest.raises(UserError, match="flow scale"):
         Stabilizer(0.5, flow_scale=0.0)
+
+
+# -- the stabilizer under camera motion ------------------------------------------------------------------------
+def camera_clip(frames: int, pan: tuple[float, float] = (0.0, 0.0), zoom: float = 0.0, seed: int = 20,
+                square_speed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(frames, true flows t -> t-1): a W x H window moving over a finer, larger texture by a known
+    affine motion a frame (sub-pixel pans, a slow zoom about the centre), optionally with a square
+    moving on its own across it. Flow i is for the pair (i, i + 1) on frame i + 1's grid."""
+    scene = texture(seed, 2 * W, 2 * H, blur=1.5)
+    cx, cy = W / 2, H / 2
+
+    def affine(t: int) -> np.ndarray:  # output px -> scene px
+        s = (1 + zoom) ** -t
+        return np.array([[s, 0, W / 2 + pan[0] * t + cx * (1 - s)], [0, s, H / 2 + pan[1] * t + cy * (1 - s)]])
+
+    imgs, flows = [], []
+    gx, gy = np.meshgrid(np.arange(W, dtype=np.float32), np.arange(H, dtype=np.float32))
+    for t in range(frames):
+        img = cv2.warpAffine(scene, affine(t), (W, H), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+        if square_speed:
+            img = with_square(img, 10 + square_speed * t)
+        imgs.append(img)
+        if t:
+            a, b = np.vstack([affine(t), [0, 0, 1]]), np.vstack([affine(t - 1), [0, 0, 1]])
+            m = np.linalg.inv(b) @ a  # frame t px -> frame t-1 px
+            flows.append(np.dstack([m[0, 0] * gx + m[0, 1] * gy + m[0, 2] - gx,
+                                    m[1, 0] * gx + m[1, 1] * gy + m[1, 2] - gy]).astype(np.float32))
+    return imgs, flows
+
+
+def true_warp_error(outs: list[np.ndarray], flows: list[np.ndarray], margin: int = 8) -> float:
+    """Warping error against the known camera motion, away from the borders."""
+    valid = np.zeros((H, W), bool)
+    valid[margin:-margin, margin:-margin] = True
+    return float(np.mean([warping_error(a, b, f, valid) for a, b, f in zip(outs[4:], outs[5:], flows[4:])]))
+
+
+@pytest.mark.parametrize("motion", [dict(pan=(0.4, 0.2)), dict(pan=(1.3, -0.7)), dict(zoom=0.01)],
+                         ids=["pan-0.4px", "pan-1.5px", "zoom"])
+def test_stabilizer_follows_a_moving_camera(motion):
+    frames, flows = camera_clip(16, **motion)
+    rng = np.random.default_rng(5)
+    raws = [noisy(f, rng) for f in frames]
+    st = Stabilizer()  # the default strength, as video, live and the benchmark use it
+    outs = [st(f, r) for f, r in zip(frames, raws)]
+    raw_err, out_err = true_warp_error(raws, flows), true_warp_error(outs, flows)
+    assert out_err < 0.6 * raw_err, (raw_err, out_err)  # the issue's bar: at least 40 % off
+    assert st.last_rigid > 0.8  # nearly the whole frame moves with the camera
+    # without the camera-motion allowance (the strict check everywhere) much less comes off
+    strict = Stabilizer(rigid_high=0.0)
+    strict_err = true_warp_error([strict(f, r) for f, r in zip(frames, raws)], flows)
+    assert out_err < 0.85 * strict_err, (strict_err, out_err)
+
+
+def test_global_motion_recovers_a_known_camera_motion_and_ignores_a_moving_object():
+    from stylecam.realtime.temporal import global_motion
+    frames, flows = camera_clip(3, pan=(0.8, 0.3), zoom=0.01, square_speed=5)
+    est = FlowEstimator("medium", 1.0)
+    f = est.calc(frames[2], frames[1])
+    cam = global_motion(f)
+    inner = np.s_[8:-8, 8:-8]
+    away = np.ones((H, W), bool)
+    away[24:70, 0:80] = False  # the square's path
+    err = np.sqrt(((cam - flows[1]) ** 2).sum(-1))[inner][away[inner]]
+    assert np.median(err) < 0.1
+    assert global_motion(np.zeros((4, 4, 2), np.float32)) is None  # too small to sample: no model, no crash
+
+
+def test_stabilizer_leaves_no_trail_behind_an_object_crossing_a_panning_view():
+    frames, _ = camera_clip(10, pan=(0.6, 0.0), square_speed=4)
+    rng = np.random.default_rng(6)
+    st = Stabilizer()
+    for f in frames:
+        raw = noisy(f, rng, 4.0)
+        out = st(f, raw)
+    revealed = np.zeros((H, W), bool)
+    revealed[34:58, 10 + 4 * 8: 10 + 4 * 9] = True  # background the square uncovered in the last step
+    err_out = np.abs(out.astype(int) - frames[-1])[revealed].mean()
+    err_raw = np.abs(raw.astype(int) - frames[-1])[revealed].mean()
+    assert err_out <= err_raw + 1.0
+
+
+def test_stabilizer_resets_its_history_on_a_cut_while_panning():
+    a, _ = camera_clip(6, pan=(0.5, 0.0), seed=21)
+    b, _ = camera_clip(3, pan=(0.5, 0.0), seed=22)
+    rng = np.random.default_rng(7)
+    st = Stabilizer()
+    for f in a:
+        st(f, noisy(f, rng))
+    first_b = noisy(255 - b[0] // 2, rng)
+    assert np.array_equal(st(255 - b[0] // 2, first_b), first_b) and st.last_cut
