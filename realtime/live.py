@@ -14,6 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -201,15 +202,31 @@ def _camera_spec(text: str) -> int | str:
     return int(text) if text.strip().isdigit() else text
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run a live session until q/Esc, closing the window, Ctrl-C or the camera ending."""
+def _real_camera(spec: int | str, size: tuple[int, int], fps: float | None) -> Any:
+    from .sources import CameraSource
+
+    return CameraSource(spec, size, fps)
+
+
+def _real_virtual_camera(fps: float, size: tuple[int, int]) -> Any:
+    from .sinks import VirtualCameraSink
+
+    return VirtualCameraSink(fps, size=size)
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """What a live session opens besides files: the camera, the virtual camera and the hotkey
+    controller. `run` uses the real ones; tests pass doubles here (no module patching)."""
+
+    camera: Callable[[int | str, tuple[int, int], float | None], Any] = _real_camera   # -> a live Source
+    virtual_camera: Callable[[float, tuple[int, int]], Any] = _real_virtual_camera    # (fps, size) -> a Sink
+    controller: Callable[..., Controller] = Controller.from_bank                      # (bank, **options)
+
+
+def _checked_sizes(args: argparse.Namespace) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(working size, camera size); every option checked before a camera or window opens."""
     from . import frames as fr
-    from . import controller as ctl  # looked up per call, so a session can be given another Controller
-    from .engine import OrtEngine
-    from .pipeline import run_pipeline
-    from .sinks import VideoFileSink, VirtualCameraSink
-    from .sources import CameraSource, Frame
-    from .styles import StyleBank
 
     if args.no_window and not (args.vcam or args.record):
         raise UserError("--no-window leaves the frames nowhere to go; add --vcam or --record out.mp4")
@@ -217,18 +234,68 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--target-fps {args.target_fps:g} must be positive, e.g. --target-fps 20")
     if not 0.0 <= args.strength <= 1.0:
         raise UserError(f"--strength {args.strength:g} is out of range; use a value from 0 to 1")
+    if not 0.0 <= args.alpha <= 1.0:
+        raise UserError(f"--alpha {args.alpha} is out of range; use a number from 0 to 1")
     size = fr.parse_size(args.size)
     cam_size = fr.parse_size(args.camera_size)
     if not isinstance(size, tuple) or not isinstance(cam_size, tuple):
         raise UserError("--size and --camera-size take WIDTHxHEIGHT, e.g. --size 640x360")
     if args.record and Path(args.record).suffix.lower() not in (".mp4", ".mkv", ".mov", ".webm"):
         raise UserError(f"cannot tell the video format of {args.record}; end it with .mp4, .mkv, .mov or .webm")
+    return size, cam_size
 
-    # Always in the chain so `t` can switch it on; the pipeline skips it while settings.stabilize is off.
+
+@dataclass
+class _Latest:
+    """The newest stylized frame and its figures, handed from the pipeline's writer to the UI thread."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    fresh: threading.Event = field(default_factory=threading.Event)
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def put(self, **values: Any) -> None:
+        with self.lock:
+            self.values.update(values)
+        self.fresh.set()
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return dict(self.values)
+
+
+def _frame_observer(controller: Controller, governor: ResolutionGovernor | None, latest: _Latest
+                    ) -> Callable[[Any, Any, Any], None]:
+    """The pipeline's per-frame callback: output rate, the resolution governor, the frame for the UI."""
+    meter = RateMeter()
+
+    def on_frame(src: Any, out: Any, stats: Any) -> None:
+        now = time.monotonic()
+        rate = meter.tick(now)
+        stages = stats.stages()
+        if governor is not None:
+            # The rate the engine could sustain, not the output rate: a dim webcam
+            # delivering 15 fps must not drive the resolution to the bottom rung.
+            engine_ms = stages.get("infer", 0.0) + (stages.get("post", 0.0) if controller.stabilize else 0.0)
+            if engine_ms > 0:
+                governor.observe(1000.0 / engine_ms, now)
+        latest.put(image=out.image, fps=rate, stages=stages or latest.values.get("stages", {}), dropped=stats.dropped)
+
+    return on_frame
+
+
+def run(args: argparse.Namespace, hardware: Hardware = Hardware()) -> int:
+    """Run a live session until q/Esc, closing the window, Ctrl-C or the camera ending."""
+    from . import frames as fr
+    from .engine import OrtEngine
+    from .pipeline import run_pipeline
+    from .sinks import VideoFileSink
+    from .sources import Frame
     from .stabilize import Stabilizer
+    from .styles import StyleBank
 
+    size, cam_size = _checked_sizes(args)
+    # Always in the chain so `t` can switch it on; the pipeline skips it while settings.stabilize is off.
     post = [Stabilizer(args.stabilize if args.stabilize is not None else STABILIZE_STRENGTH)]
-
     bank = StyleBank(args.model or None, args.style_image or ())
     if args.style is not None:
         start = bank.find(args.style).index
@@ -237,17 +304,15 @@ def run(args: argparse.Namespace) -> int:
     else:
         start = 0
     engine = OrtEngine(bank, args.device)
-    if not 0.0 <= args.alpha <= 1.0:
-        raise UserError(f"--alpha {args.alpha} is out of range; use a number from 0 to 1")
-    controller = ctl.Controller.from_bank(bank, style=start, size=size, strength=args.strength, alpha=args.alpha,
-                                          preserve_color=args.preserve_color, stabilize=args.stabilize is not None,
-                                          recording=bool(args.record), vcam=args.vcam)
-    camera = CameraSource(_camera_spec(args.camera), cam_size, args.camera_fps)
+    controller = hardware.controller(bank, style=start, size=size, strength=args.strength, alpha=args.alpha,
+                                     preserve_color=args.preserve_color, stabilize=args.stabilize is not None,
+                                     recording=bool(args.record), vcam=args.vcam)
+    camera = hardware.camera(_camera_spec(args.camera), cam_size, args.camera_fps)
     source = PausableSource(camera, lambda: controller.paused)
     fps = camera.fps
     takes = take_paths(Path(args.record) if args.record else None)
     recorder = SwitchableSink("recording", lambda: VideoFileSink(next(takes), fps=fps))
-    vcam = SwitchableSink("virtual camera", lambda: VirtualCameraSink(fps, size=camera.size))
+    vcam = SwitchableSink("virtual camera", lambda: hardware.virtual_camera(fps, camera.size))
     try:  # outputs asked for up front fail now, before any window opens
         if args.vcam:
             vcam.open().write(Frame(fr.check_frame(_black(camera.size)), 0.0, 0))
@@ -260,25 +325,8 @@ def run(args: argparse.Namespace) -> int:
         raise
 
     governor = ResolutionGovernor(controller, args.target_fps) if args.target_fps else None
-    meter = RateMeter()
-    latest: dict[str, Any] = {}
-    latest_lock = threading.Lock()
-    new_frame = threading.Event()
-
-    def on_frame(src: Any, out: Any, stats: Any) -> None:
-        now = time.monotonic()
-        rate = meter.tick(now)
-        stages = stats.stages()
-        if governor is not None:
-            # The rate the engine could sustain, not the output rate: a dim webcam
-            # delivering 15 fps must not drive the resolution to the bottom rung.
-            engine_ms = stages.get("infer", 0.0) + (stages.get("post", 0.0) if controller.stabilize else 0.0)
-            if engine_ms > 0:
-                governor.observe(1000.0 / engine_ms, now)
-        with latest_lock:
-            latest.update(image=out.image, fps=rate, stages=stages or latest.get("stages", {}), dropped=stats.dropped)
-        new_frame.set()
-
+    latest = _Latest()
+    on_frame = _frame_observer(controller, governor, latest)
     # Ctrl-C, kill and a closed terminal all end the session the same way: outputs finished normally.
     signals = StopOnSignals()
     stop = signals.event
@@ -291,41 +339,18 @@ def run(args: argparse.Namespace) -> int:
         except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
             outcome["error"] = e
         finally:
-            new_frame.set()
+            latest.fresh.set()
 
     worker = threading.Thread(target=pipeline, name="stylecam-live", daemon=True)
     window = None
     try:
         signals.__enter__()  # restored in the finally below
         if not args.no_window:
-            from .window import Hud, Window
+            from .window import Window
 
             window = Window(controller, "stylecam")
         worker.start()
-        last_draw = 0.0
-        while worker.is_alive() and not controller.quit and not stop.is_set():
-            if window is None:
-                new_frame.wait(0.05)
-            fresh = new_frame.is_set()
-            new_frame.clear()
-            now = time.monotonic()
-            with latest_lock:
-                snap = dict(latest)
-            if window is not None and "image" in snap and (fresh or now - last_draw >= IDLE_REDRAW):
-                window.show(snap["image"], Hud(
-                    style=controller.label(), fps=snap["fps"], stages_ms=snap["stages"], dropped=snap["dropped"],
-                    size=controller.size, camera_status=source.status, notice=controller.notice(),
-                    paused=controller.paused, recording=recorder.active, vcam=vcam.active,
-                    show_help=controller.show_help))
-                last_draw = now
-            if window is not None:
-                window.poll(5)
-            _carry_out(controller, controller.pop_actions(), recorder, vcam, snap.get("image"))
-            for sink, flag in ((recorder, "recording"), (vcam, "vcam")):
-                if sink.failure:
-                    controller.notify(sink.failure)
-                    setattr(controller, flag, False)
-                    sink.failure = ""
+        _ui_loop(worker, controller, window, latest, source, recorder, vcam, stop)
     except KeyboardInterrupt:
         pass  # Ctrl-C is how headless sessions end: finish the outputs normally
     finally:
@@ -344,6 +369,36 @@ def run(args: argparse.Namespace) -> int:
         log.info("stylecam: %s", stats.as_dict())
     # Ctrl-C is how a headless session ends (0); a kill or hang-up says so in the exit code.
     return signals.exit_code if signals.name in ("SIGTERM", "SIGHUP") else 0
+
+
+def _ui_loop(worker: threading.Thread, controller: Controller, window: Any, latest: _Latest, source: PausableSource,
+             recorder: SwitchableSink, vcam: SwitchableSink, stop: threading.Event) -> None:
+    """The main thread while the pipeline runs: draw the newest frame and HUD, pump keys, carry out actions."""
+    from .window import Hud  # the window module itself was imported to make `window`
+
+    last_draw = 0.0
+    while worker.is_alive() and not controller.quit and not stop.is_set():
+        if window is None:
+            latest.fresh.wait(0.05)
+        fresh = latest.fresh.is_set()
+        latest.fresh.clear()
+        now = time.monotonic()
+        snap = latest.snapshot()
+        if window is not None and "image" in snap and (fresh or now - last_draw >= IDLE_REDRAW):
+            window.show(snap["image"], Hud(
+                style=controller.label(), fps=snap["fps"], stages_ms=snap["stages"], dropped=snap["dropped"],
+                size=controller.size, camera_status=source.status, notice=controller.notice(),
+                paused=controller.paused, recording=recorder.active, vcam=vcam.active,
+                show_help=controller.show_help))
+            last_draw = now
+        if window is not None:
+            window.poll(5)
+        _carry_out(controller, controller.pop_actions(), recorder, vcam, snap.get("image"))
+        for sink, flag in ((recorder, "recording"), (vcam, "vcam")):
+            if sink.failure:
+                controller.notify(sink.failure)
+                setattr(controller, flag, False)
+                sink.failure = ""
 
 
 def _black(size: tuple[int, int]) -> Any:

@@ -65,18 +65,21 @@ def parse(*argv: str) -> argparse.Namespace:
     return p.parse_args(list(argv))
 
 
-@pytest.fixture
-def fake_camera(monkeypatch: pytest.MonkeyPatch):
-    import stylecam.realtime.sources
+def fake(n: int = 20, virtual_camera=None, controller=None) -> live.Hardware:
+    """The live session's hardware as doubles: a finite camera (and a virtual camera, a controller)."""
+    parts = {"camera": lambda spec, size, fps: FakeCamera(spec, size, fps, n=n)}
+    if virtual_camera is not None:
+        parts["virtual_camera"] = lambda fps, size: virtual_camera(fps, size=size)
+    if controller is not None:
+        parts["controller"] = controller
+    return live.Hardware(**parts)
 
-    monkeypatch.setattr(stylecam.realtime.sources, "CameraSource", lambda *a, **kw: FakeCamera(*a, **kw))
 
-
-def test_headless_recording_holds_stylized_frames(tiny_model, fake_camera, tmp_path: Path, device):
+def test_headless_recording_holds_stylized_frames(tiny_model, tmp_path: Path, device):
     model = tiny_model("feedforward")  # stylized = 1 - image
     out = tmp_path / "take.mp4"
     rc = live.run(parse("--model", str(model), "--camera-size", "64x48", "--size", "32x24", "--no-window",
-                        "--record", str(out), "--device", device))
+                        "--record", str(out), "--device", device), fake())
     assert rc == 0
     info = probe(out)
     assert info["frames"] >= 5 and (info["width"], info["height"]) == (64, 48)
@@ -86,53 +89,42 @@ def test_headless_recording_holds_stylized_frames(tiny_model, fake_camera, tmp_p
     assert abs(first[24, 32, 1] - 195) < 25
 
 
-def test_vcam_gets_frames_and_no_window_needs_an_output(tiny_model, fake_camera, monkeypatch):
-    import stylecam.realtime.sinks
-
+def test_vcam_gets_frames_and_no_window_needs_an_output(tiny_model):
     FakeVirtualCamera.instances.clear()
-    monkeypatch.setattr(stylecam.realtime.sinks, "VirtualCameraSink", FakeVirtualCamera)
     model = tiny_model("cin")
     with pytest.raises(UserError, match="--vcam or --record"):
-        live.run(parse("--model", str(model), "--no-window"))
+        live.run(parse("--model", str(model), "--no-window"), fake(virtual_camera=FakeVirtualCamera))
     assert live.run(parse("--model", str(model), "--camera-size", "64x48", "--no-window", "--vcam",
-                          "--style", "2", "--device", "cpu")) == 0
+                          "--style", "2", "--device", "cpu"), fake(virtual_camera=FakeVirtualCamera)) == 0
     (cam,) = FakeVirtualCamera.instances
     assert cam.closed and len(cam.frames) >= 5  # the black opening frame plus stylized ones
     assert cam.frames[0].max() == 0 and cam.frames[-1].max() > 0
 
 
-def test_unavailable_vcam_is_a_user_error_and_releases_the_camera(tiny_model, fake_camera, monkeypatch):
-    import stylecam.realtime.sinks
-
+def test_unavailable_vcam_is_a_user_error_and_releases_the_camera(tiny_model):
     class NoVirtualCamera(FakeVirtualCamera):
         def write(self, frame: Frame) -> None:
             raise UserError("no virtual camera available (no device); install and load v4l2loopback")
 
-    monkeypatch.setattr(stylecam.realtime.sinks, "VirtualCameraSink", NoVirtualCamera)
     FakeCamera.instances.clear()
     with pytest.raises(UserError, match="v4l2loopback"):
-        live.run(parse("--model", str(tiny_model("feedforward")), "--vcam", "--device", "cpu"))
+        live.run(parse("--model", str(tiny_model("feedforward")), "--vcam", "--device", "cpu"),
+                 fake(virtual_camera=NoVirtualCamera))
     (cam,) = FakeCamera.instances
     assert cam.closed
 
 
-def test_target_fps_steps_the_working_resolution_down(tiny_model, monkeypatch, tmp_path: Path):
+def test_target_fps_steps_the_working_resolution_down(tiny_model, tmp_path: Path):
     """An unreachable --target-fps: after the 1 s warm-up and 1 s below target, one rung down."""
-    import stylecam.realtime.controller
-    import stylecam.realtime.sources
-
     made: list[Controller] = []
 
-    class Capturing(Controller):
-        def __init__(self, *a, **kw):
-            super().__init__(*a, **kw)
-            made.append(self)
+    def capturing(bank, **options) -> Controller:
+        made.append(Controller.from_bank(bank, **options))
+        return made[-1]
 
-    monkeypatch.setattr(stylecam.realtime.sources, "CameraSource", lambda *a, **kw: FakeCamera(*a, n=80, **kw))
-    monkeypatch.setattr(stylecam.realtime.controller, "Controller", Capturing)
     assert live.run(parse("--model", str(tiny_model("feedforward")), "--camera-size", "64x48", "--size", "640x360",
                           "--target-fps", "100000", "--no-window", "--record", str(tmp_path / "t.mp4"),
-                          "--device", "cpu")) == 0
+                          "--device", "cpu"), fake(n=80, controller=capturing)) == 0
     (c,) = made
     assert c.size[0] * c.size[1] < 640 * 360
 

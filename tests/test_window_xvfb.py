@@ -213,7 +213,7 @@ def test_keys_sent_to_the_real_window_reach_the_controller(x_env: dict, tmp_path
 LIVE_CHILD = r"""
 import json, sys, time
 import numpy as np
-import stylecam.realtime.controller, stylecam.realtime.sources, stylecam.realtime.window
+import stylecam.realtime.controller, stylecam.realtime.window
 from stylecam.realtime import live
 from stylecam.realtime.sources import Frame
 
@@ -247,13 +247,12 @@ def show_once(self, *a, **kw):
         self._told = True
         print("SHOWN", flush=True)
 
-stylecam.realtime.sources.CameraSource = Cam
-stylecam.realtime.controller.Controller = Logged
 stylecam.realtime.window.Window.show = show_once
 import argparse
 p = argparse.ArgumentParser()
 live.add_arguments(p)
-rc = live.run(p.parse_args(["--model", sys.argv[1], "--size", "32x24", "--device", "cpu"]))
+rc = live.run(p.parse_args(["--model", sys.argv[1], "--size", "32x24", "--device", "cpu"]),
+              live.Hardware(camera=lambda spec, size, fps: Cam(), controller=Logged.from_bank))
 print("STATE " + json.dumps(dict(Logged.last.state(), rc=rc)), flush=True)
 """
 
