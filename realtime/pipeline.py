@@ -141,160 +141,176 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
     Stats with `interrupted` set on Ctrl-C (also a KeyboardInterrupt raised by a sink,
     settings provider or callback); any other worker exception is re-raised here.
     """
-    live = bool(getattr(source, "live", False))
-    bound = queue_size or (LIVE_QUEUE if live else FILE_QUEUE)
-    stats = Stats(live=live, queue_bounds={"read": bound, "write": bound})
-    post = list(post)
-    for p in post:
-        p.reset()
-    stop = stop_event or threading.Event()
-    abort = threading.Event()
-    q_in: queue.Queue = queue.Queue(maxsize=bound)
-    q_out: queue.Queue = queue.Queue(maxsize=bound)
-    errors: list[BaseException] = []
-    bar = None
-    if progress and not live:
-        from .progress import progress as progress_bar
+    run = _Run(source, engine, sinks, settings_provider, list(post), on_frame, stop_event or threading.Event(),
+               progress, queue_size)
+    run.start()
+    try:
+        _join(run.threads, run.done, source, run.abort)
+    except KeyboardInterrupt:
+        run.stats.interrupted = True
+        run.abort.set()
+        _join(run.threads, run.done, source, run.abort)
+    return run.finish()
 
-        bar = progress_bar(getattr(source, "frame_count", None), desc="stylize", unit="frames")
 
-    done: list[threading.Event] = []
+class _Run:
+    """One pipeline run: its three worker threads (reader, engine, writer), their queues and the ending."""
 
-    def guard(fn: Callable[[], None]) -> Callable[[], None]:
+    def __init__(self, source: Source, engine: Engine, sinks: Sequence[Sink], settings_provider: SettingsProvider,
+                 post: list[PostProcessor], on_frame: Callable[[Frame, Frame, Stats], None] | None,
+                 stop: threading.Event, progress: bool, queue_size: int | None) -> None:
+        self.source, self.engine, self.sinks, self.settings_provider = source, engine, sinks, settings_provider
+        self.post, self.on_frame, self.stop = post, on_frame, stop
+        self.live = bool(getattr(source, "live", False))
+        bound = queue_size or (LIVE_QUEUE if self.live else FILE_QUEUE)
+        self.stats = Stats(live=self.live, queue_bounds={"read": bound, "write": bound})
+        for p in post:
+            p.reset()
+        self.abort = threading.Event()
+        self.source_ended = threading.Event()
+        self.q_in: queue.Queue = queue.Queue(maxsize=bound)
+        self.q_out: queue.Queue = queue.Queue(maxsize=bound)
+        self.errors: list[BaseException] = []
+        self.bar = None
+        if progress and not self.live:
+            from .progress import progress as progress_bar
+
+            self.bar = progress_bar(getattr(source, "frame_count", None), desc="stylize", unit="frames")
+        self.done: list[threading.Event] = []
+        self.threads = [threading.Thread(target=self._guard(fn), name=f"stylecam-{fn.__name__}", daemon=True)
+                        for fn in (self.reader, self.worker, self.writer)]
+
+    def start(self) -> None:
+        for t in self.threads:
+            t.start()
+
+    def _guard(self, fn: Callable[[], None]) -> Callable[[], None]:
+        """`fn` with its exception kept for the caller's thread and a "done" event for _join."""
         finished = threading.Event()
-        done.append(finished)
+        self.done.append(finished)
 
         def body() -> None:
             try:
                 fn()
             except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
-                errors.append(e)
-                abort.set()
+                self.errors.append(e)
+                self.abort.set()
             finally:
                 finished.set()
         return body
 
-    def hand_on(q: queue.Queue, item: object, stage: str) -> bool:
+    def _hand_on(self, q: queue.Queue, item: object, stage: str) -> bool:
         """Queue an item for the next stage: live drops the stale one, files wait. False: aborted."""
-        if live:
-            _put_latest(q, item, stats)
-        elif not _put(q, item, abort):
+        if self.live:
+            _put_latest(q, item, self.stats)
+        elif not _put(q, item, self.abort):
             return False
-        stats.observe_queue(stage, q.qsize())
+        self.stats.observe_queue(stage, q.qsize())
         return True
 
-    source_ended = threading.Event()
-
-    def reader() -> None:
-        it = iter(source)
+    def reader(self) -> None:
+        it = iter(self.source)
         try:
-            while not (stop.is_set() or abort.is_set()):
+            while not (self.stop.is_set() or self.abort.is_set()):
                 t = time.perf_counter()
                 try:
                     frame = next(it)
                 except StopIteration:
-                    source_ended.set()
+                    self.source_ended.set()
                     break
-                stats.record("read", (time.perf_counter() - t) * 1000)
-                stats.frames_in += 1
-                if not hand_on(q_in, (frame, time.perf_counter()), "read"):
+                self.stats.record("read", (time.perf_counter() - t) * 1000)
+                self.stats.frames_in += 1
+                if not self._hand_on(self.q_in, (frame, time.perf_counter()), "read"):
                     break
         finally:
             close = getattr(it, "close", None)
             if close is not None:
                 close()
-            _put(q_in, _END, abort)
+            _put(self.q_in, _END, self.abort)
 
-    def worker() -> None:
+    def worker(self) -> None:
         try:
             while True:
-                item = _get(q_in, abort)
+                item = _get(self.q_in, self.abort)
                 if item is _END:
                     break
                 frame, t_read = item
-                settings = settings_provider()
+                settings = self.settings_provider()
                 t = time.perf_counter()
                 src = frame.image
                 h, w = src.shape[:2]
                 work = fr.target_size(settings.size, w, h)
-                small = fr.resize(src, work)
-                out = engine.stylize(small, settings.mix, strength=settings.strength,
-                                     preserve_color=settings.preserve_color, alpha=settings.alpha)
+                out = self.engine.stylize(fr.resize(src, work), settings.mix, strength=settings.strength,
+                                          preserve_color=settings.preserve_color, alpha=settings.alpha)
                 out = fr.resize(out, (w, h))
-                stats.record("infer", (time.perf_counter() - t) * 1000)
-                use_post = bool(post) and settings.stabilize
+                self.stats.record("infer", (time.perf_counter() - t) * 1000)
+                use_post = bool(self.post) and settings.stabilize
                 # the post-processors run in the writer thread, overlapping the next frame's inference
-                if not hand_on(q_out, (frame, out, t_read, use_post, work), "write"):
+                if not self._hand_on(self.q_out, (frame, out, t_read, use_post, work), "write"):
                     break
         finally:
-            _put(q_out, _END, abort)
+            _put(self.q_out, _END, self.abort)
 
-    def writer() -> None:
+    def writer(self) -> None:
         # Post-processor state lives here, beside the post-processors: a live frame dropped on the
         # way cannot lose a reset (switched back on, or a new working size).
-        post_on, size_seen = bool(post), None
+        post_on, size_seen = bool(self.post), None
+        stats = self.stats
         while True:
-            item = _get(q_out, abort)
+            item = _get(self.q_out, self.abort)
             if item is _END:
                 return
             frame, out, t_read, use_post, work = item
             if use_post != post_on or (size_seen is not None and work != size_seen):
-                for p in post:
+                for p in self.post:
                     p.reset()
             post_on, size_seen = use_post, work
             if use_post:
                 t = time.perf_counter()
-                for p in post:
+                for p in self.post:
                     out = p(frame.image, out)
                 stats.record("post", (time.perf_counter() - t) * 1000)
             out = Frame(out, frame.pts, frame.index, frame.name)
             t = time.perf_counter()
-            for s in sinks:
+            for s in self.sinks:
                 s.write(out)
             stats.record("write", (time.perf_counter() - t) * 1000)
             stats.frames_out += 1
             stats.record("latency", (time.perf_counter() - t_read) * 1000)
-            if on_frame is not None:
-                on_frame(frame, out, stats)
-            if bar is not None:
-                bar.update(1)
+            if self.on_frame is not None:
+                self.on_frame(frame, out, stats)
+            if self.bar is not None:
+                self.bar.update(1)
 
-    threads = [threading.Thread(target=guard(fn), name=f"stylecam-{fn.__name__}", daemon=True)
-               for fn in (reader, worker, writer)]
-    for t in threads:
-        t.start()
-    try:
-        _join(threads, done, source, abort)
-    except KeyboardInterrupt:
-        stats.interrupted = True
-        abort.set()
-        _join(threads, done, source, abort)
-    finally:
+    def finish(self) -> Stats:
+        """After the threads: close the sinks (partial when stopped early or failed) and the source;
+        re-raise a worker's failure, else a sink's close failure."""
+        stats = self.stats
         stats.seconds = time.monotonic() - stats._t0
-        stats.skipped = int(getattr(source, "skipped", 0))
-        if bar is not None:
-            bar.close()
-    failure = next((e for e in errors if not isinstance(e, KeyboardInterrupt)), None)
-    if any(isinstance(e, KeyboardInterrupt) for e in errors):
-        stats.interrupted = True
-    if not live and stop.is_set() and not source_ended.is_set():
-        stats.interrupted = True  # a file run stopped before its end (a signal): its output is partial
-    partial = stats.interrupted or failure is not None
-    close_errors = []
-    for s in sinks:
+        stats.skipped = int(getattr(self.source, "skipped", 0))
+        if self.bar is not None:
+            self.bar.close()
+        failure = next((e for e in self.errors if not isinstance(e, KeyboardInterrupt)), None)
+        if any(isinstance(e, KeyboardInterrupt) for e in self.errors):
+            stats.interrupted = True
+        if not self.live and self.stop.is_set() and not self.source_ended.is_set():
+            stats.interrupted = True  # a file run stopped before its end (a signal): its output is partial
+        partial = stats.interrupted or failure is not None
+        close_errors = []
+        for s in self.sinks:
+            try:
+                s.close(partial=partial)
+            except Exception as e:  # noqa: BLE001 - close every sink, report the first failure
+                close_errors.append(e)
         try:
-            s.close(partial=partial)
-        except Exception as e:  # noqa: BLE001 - close every sink, report the first failure
-            close_errors.append(e)
-    try:
-        source.close()
-    except Exception as e:  # noqa: BLE001
-        log.debug("source close failed: %s", e)
-    if failure is not None:
-        raise failure
-    if close_errors:
-        raise close_errors[0]
-    return stats
+            self.source.close()
+        except Exception as e:  # noqa: BLE001
+            log.debug("source close failed: %s", e)
+        if failure is not None:
+            raise failure
+        if close_errors:
+            raise close_errors[0]
+        return stats
 
 
 def _join(threads: list[threading.Thread], done: list[threading.Event], source: Source,
