@@ -13,7 +13,7 @@ import math
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -377,6 +377,28 @@ def stylize(content: torch.Tensor, styles: Sequence[Style], cfg: GatysConfig | N
     """
     cfg = cfg or GatysConfig()
     _check(content, styles, cfg)
+    content_layers, style_layers, layer_w, styles = _layers(styles, cfg)
+    device = resolve_device(cfg.device)
+    sizes = [int(x) for x in cfg.scales] if cfg.scales else [min(cfg.max_size, max(content.shape[-2:]))]
+    steps = _steps_per_scale(cfg, len(sizes))
+    content = content.float().to(device)
+    if cfg.preserve_color == "histogram":
+        styles = [Style(match_color(s.image.float().to(device), content, cfg.hist_method), s.weight, s.mask,
+                        s.style_mask, s.layers, s.name) for s in styles]
+    vgg = _vgg(tuple(dict.fromkeys(content_layers + style_layers)), str(device))
+    with _repeatable(cfg.seed), progress_bar(sum(steps), desc="gatys", unit="steps", disable=not progress) as bar:
+        run = _Optimisation(cfg, bar, on_snapshot)
+        for size, n_steps in zip(sizes, steps):
+            c_img, c_in, s_ins = run.scale_inputs(content, styles, size, device)
+            objective = _Objective(vgg, c_in, s_ins, styles, content_layers, style_layers, layer_w)
+            run.optimise(objective, c_img, c_in, size, n_steps)
+    assert run.x is not None
+    return GatysResult(image=run.rgb(run.x).cpu(), history=run.history)
+
+
+def _layers(styles: Sequence[Style], cfg: GatysConfig
+            ) -> tuple[list[str], list[str], dict[str, float], list[Style]]:
+    """(content layers, style layers, style layer weights, styles with canonical layer names), checked."""
     content_layers = [canonical(n) for n in cfg.content_layers]
     style_layers = [canonical(n) for n in cfg.style_layers]
     if not content_layers or not style_layers:
@@ -387,128 +409,144 @@ def stylize(content: torch.Tensor, styles: Sequence[Style], cfg: GatysConfig | N
             if extra:
                 raise UserError(f"{s.name} uses layers {extra} that are not style layers {style_layers}")
     weights = list(cfg.style_layer_weights) if cfg.style_layer_weights is not None else [1.0] * len(style_layers)
-    layer_w = dict(zip(style_layers, weights))
     styles = [Style(s.image, s.weight, s.mask, s.style_mask,
                     tuple(canonical(n) for n in s.layers) if s.layers else None, s.name) for s in styles]
+    return content_layers, style_layers, dict(zip(style_layers, weights)), styles
 
-    device = resolve_device(cfg.device)
-    sizes = [int(x) for x in cfg.scales] if cfg.scales else [min(cfg.max_size, max(content.shape[-2:]))]
-    steps = _steps_per_scale(cfg, len(sizes))
-    luminance = cfg.preserve_color == "luminance"
-    content = content.float().to(device)
 
-    if cfg.preserve_color == "histogram":
-        styles = [Style(match_color(s.image.float().to(device), content, cfg.hist_method), s.weight, s.mask,
-                        s.style_mask, s.layers, s.name) for s in styles]
+class _Optimisation:
+    """The image being optimised across scales, its loss history, step count and progress bar."""
 
-    vgg = _vgg(tuple(dict.fromkeys(content_layers + style_layers)), str(device))
-    history: list[dict[str, float]] = []
-    lr = cfg.lr if cfg.lr is not None else (1.0 if cfg.optimizer == "lbfgs" else 0.02)
-    x: torch.Tensor | None = None
-    chroma: torch.Tensor | None = None
-    global_step = 0
+    def __init__(self, cfg: GatysConfig, bar: Any, on_snapshot: Callable[[int, torch.Tensor], None] | None) -> None:
+        self.cfg, self.bar, self.on_snapshot = cfg, bar, on_snapshot
+        self.luminance = cfg.preserve_color == "luminance"
+        self.lr = cfg.lr if cfg.lr is not None else (1.0 if cfg.optimizer == "lbfgs" else 0.02)
+        self.history: list[dict[str, float]] = []
+        self.x: torch.Tensor | None = None
+        self.chroma: torch.Tensor | None = None
+        self.step = 0
 
-    def to_rgb(img: torch.Tensor) -> torch.Tensor:
-        if luminance:
-            return from_luma_chroma(img.detach(), chroma, cfg.color_space)
+    def rgb(self, img: torch.Tensor) -> torch.Tensor:
+        if self.luminance:
+            return from_luma_chroma(img.detach(), self.chroma, self.cfg.color_space)
         return img.detach().clamp(0, 1)
 
-    with _repeatable(cfg.seed), progress_bar(sum(steps), desc="gatys", unit="steps", disable=not progress) as bar:
-        for size, n_steps in zip(sizes, steps):
-            c_img = resize_long(content, size)
-            s_imgs = [resize_long(s.image.float().to(device), max(16, round(size * cfg.style_scale))) for s in styles]
-            if luminance:
-                c_lum, chroma = to_luma_chroma(c_img, cfg.color_space)
-                s_imgs = [match_luminance(to_luma_chroma(im, cfg.color_space)[0], c_lum) for im in s_imgs]
-                c_in = c_lum.expand(-1, 3, -1, -1)
-                s_ins = [im.expand(-1, 3, -1, -1) for im in s_imgs]
-            else:
-                c_in, s_ins = c_img, s_imgs
-            objective = _Objective(vgg, c_in, s_ins, styles, content_layers, style_layers, layer_w)
+    def scale_inputs(self, content: torch.Tensor, styles: Sequence[Style], size: int, device: torch.device
+                     ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """(content at this scale, the net's content input, its style inputs): luminance only when
+        preserving colour, with the styles' luminance matched to the content's."""
+        cfg = self.cfg
+        c_img = resize_long(content, size)
+        s_imgs = [resize_long(s.image.float().to(device), max(16, round(size * cfg.style_scale))) for s in styles]
+        if not self.luminance:
+            return c_img, c_img, s_imgs
+        c_lum, self.chroma = to_luma_chroma(c_img, cfg.color_space)
+        s_imgs = [match_luminance(to_luma_chroma(im, cfg.color_space)[0], c_lum) for im in s_imgs]
+        return c_img, c_lum.expand(-1, 3, -1, -1), [im.expand(-1, 3, -1, -1) for im in s_imgs]
 
-            if x is None:
-                x = _initial(cfg, c_img, c_in, luminance)
-            else:
-                x = F.interpolate(x.detach(), size=c_img.shape[-2:], mode="bilinear", align_corners=False)
-            x = x.detach().clone().requires_grad_(True)
-            scale_lr = lr
-            bar.set_description(f"{c_img.shape[-1]}x{c_img.shape[-2]}")
-            last: dict[str, float] = {}
+    def _snapshot(self) -> None:
+        if self.on_snapshot is not None and self.cfg.save_every > 0 and self.step % self.cfg.save_every == 0:
+            self.on_snapshot(self.step, self.rgb(self.x).cpu())
 
-            # The optimiser sees the loss divided by its starting value: O(1) losses and gradients
-            # keep L-BFGS's first step and curvature pairs sane whatever the weights' scale.
-            norm = max(_evaluate(objective, x, cfg, luminance)["total"], 1e-12)
+    def _postfix(self, last: dict[str, float]) -> None:
+        self.bar.set_postfix(content=f"{last['content']:.3g}", style=f"{last['style']:.3g}",
+                             tv=f"{last['tv']:.3g}", refresh=False)
 
-            def closure() -> torch.Tensor:
-                x.grad = None
-                c, s, t = objective(x.expand(-1, 3, -1, -1) if luminance else x)
-                total = cfg.content_weight * c + cfg.style_weight * s + cfg.tv_weight * t
-                (total / norm).backward()
-                last.update(content=c.item(), style=s.item(), tv=t.item(), total=total.item())
-                return total.detach() / norm
+    def optimise(self, objective: _Objective, c_img: torch.Tensor, c_in: torch.Tensor, size: int,
+                 n_steps: int) -> None:
+        """One scale: start from the previous scale's image (or the initial one), run the optimiser."""
+        cfg, luminance = self.cfg, self.luminance
+        if self.x is None:
+            x = _initial(cfg, c_img, c_in, luminance)
+        else:
+            x = F.interpolate(self.x.detach(), size=c_img.shape[-2:], mode="bilinear", align_corners=False)
+        x = self.x = x.detach().clone().requires_grad_(True)
+        self.bar.set_description(f"{c_img.shape[-1]}x{c_img.shape[-2]}")
+        last: dict[str, float] = {}
+        # The optimiser sees the loss divided by its starting value: O(1) losses and gradients
+        # keep L-BFGS's first step and curvature pairs sane whatever the weights' scale.
+        norm = max(_evaluate(objective, x, cfg, luminance)["total"], 1e-12)
 
-            good = x.detach().clone()  # latest iterate with a finite loss
-            if cfg.optimizer == "lbfgs":
-                # One L-BFGS run over the whole scale: its curvature history and strong-Wolfe line
-                # search stay intact (re-entering step() once per iteration stalled on real photos).
-                # A step is one L-BFGS iteration (a line search may evaluate the loss 1-3 times).
-                done = 0
-                pending: dict[str, float] = {}  # losses where the previous iteration ended
+        def closure() -> torch.Tensor:
+            x.grad = None
+            c, s, t = objective(x.expand(-1, 3, -1, -1) if luminance else x)
+            total = cfg.content_weight * c + cfg.style_weight * s + cfg.tv_weight * t
+            (total / norm).backward()
+            last.update(content=c.item(), style=s.item(), tv=t.item(), total=total.item())
+            return total.detach() / norm
 
-                def lbfgs_closure() -> torch.Tensor:
-                    nonlocal done, global_step
-                    it = min(n_steps, opt.state[x].get("n_iter", 0)) if opt.state else 0
-                    if it > done:  # a new iteration starts: the previous one ended at ``pending``
-                        if pending and math.isfinite(pending["total"]):
-                            history.append({"scale": float(size), "step": float(done), **pending})
-                        bar.update(it - done)
-                        global_step += it - done
-                        done = it
-                        if on_snapshot is not None and cfg.save_every > 0 and global_step % cfg.save_every == 0:
-                            on_snapshot(global_step, to_rgb(x).cpu())
-                    loss = closure()
-                    pending.update(last)
-                    bar.set_postfix(content=f"{last['content']:.3g}", style=f"{last['style']:.3g}",
-                                    tv=f"{last['tv']:.3g}", refresh=False)
-                    return loss
-
-                opt = torch.optim.LBFGS([x], lr=scale_lr, max_iter=n_steps, max_eval=2 * n_steps + 5,
-                                        history_size=100, line_search_fn="strong_wolfe",
-                                        tolerance_grad=0.0, tolerance_change=0.0)
-                if n_steps > 0:
-                    opt.step(lbfgs_closure)
-                bar.update(n_steps - done)  # a run that converged early
-                global_step += n_steps - done
-            else:
-                opt = torch.optim.Adam([x], lr=scale_lr)
-                for i in range(n_steps):
-                    before = x.detach().clone()
-                    opt.step(closure)  # one loss evaluation, at ``before``
-                    global_step += 1
-                    bar.update(1)
-                    if not math.isfinite(last["total"]):
-                        # Diverged: back to the last good image, smaller steps.
-                        scale_lr *= 0.5
-                        with torch.no_grad():
-                            x.copy_(good)
-                        opt = torch.optim.Adam([x], lr=scale_lr)
-                        bar.write(f"stylecam: optimiser diverged at step {i}; restarting it with lr={scale_lr:g}",
-                                  file=sys.stderr)
-                        continue
-                    good = before
-                    history.append({"scale": float(size), "step": float(i), **last})
-                    bar.set_postfix(content=f"{last['content']:.3g}", style=f"{last['style']:.3g}",
-                                    tv=f"{last['tv']:.3g}", refresh=False)
-                    if on_snapshot is not None and cfg.save_every > 0 and global_step % cfg.save_every == 0:
-                        on_snapshot(global_step, to_rgb(x).cpu())
+        if cfg.optimizer == "lbfgs":
+            good = self._lbfgs(closure, last, size, n_steps)
+        else:
+            good = self._adam(closure, last, size, n_steps)
+        final = _evaluate(objective, x, cfg, luminance)
+        if not math.isfinite(final["total"]):  # the very last step overshot
+            with torch.no_grad():
+                x.copy_(good)
             final = _evaluate(objective, x, cfg, luminance)
-            if not math.isfinite(final["total"]):  # the very last step overshot
+        self.history.append({"scale": float(size), "step": float(n_steps), **final})
+
+    def _lbfgs(self, closure: Callable[[], torch.Tensor], last: dict[str, float], size: int,
+               n_steps: int) -> torch.Tensor:
+        """One L-BFGS run over the whole scale: its curvature history and strong-Wolfe line search
+        stay intact (re-entering step() once per iteration stalled on real photos). A step is one
+        L-BFGS iteration (a line search may evaluate the loss 1-3 times). Returns the start image,
+        the fallback should the last step overshoot."""
+        x = self.x
+        good = x.detach().clone()
+        done = 0
+        pending: dict[str, float] = {}  # losses where the previous iteration ended
+        opt = torch.optim.LBFGS([x], lr=self.lr, max_iter=n_steps, max_eval=2 * n_steps + 5,
+                                history_size=100, line_search_fn="strong_wolfe",
+                                tolerance_grad=0.0, tolerance_change=0.0)
+
+        def lbfgs_closure() -> torch.Tensor:
+            nonlocal done
+            it = min(n_steps, opt.state[x].get("n_iter", 0)) if opt.state else 0
+            if it > done:  # a new iteration starts: the previous one ended at ``pending``
+                if pending and math.isfinite(pending["total"]):
+                    self.history.append({"scale": float(size), "step": float(done), **pending})
+                self.bar.update(it - done)
+                self.step += it - done
+                done = it
+                self._snapshot()
+            loss = closure()
+            pending.update(last)
+            self._postfix(last)
+            return loss
+
+        if n_steps > 0:
+            opt.step(lbfgs_closure)
+        self.bar.update(n_steps - done)  # a run that converged early
+        self.step += n_steps - done
+        return good
+
+    def _adam(self, closure: Callable[[], torch.Tensor], last: dict[str, float], size: int,
+              n_steps: int) -> torch.Tensor:
+        """Adam, restarted from the last good image with half the step size whenever the loss
+        diverges; returns that last good image."""
+        x = self.x
+        good = x.detach().clone()  # latest iterate with a finite loss
+        lr = self.lr
+        opt = torch.optim.Adam([x], lr=lr)
+        for i in range(n_steps):
+            before = x.detach().clone()
+            opt.step(closure)  # one loss evaluation, at ``before``
+            self.step += 1
+            self.bar.update(1)
+            if not math.isfinite(last["total"]):
+                lr *= 0.5
                 with torch.no_grad():
                     x.copy_(good)
-                final = _evaluate(objective, x, cfg, luminance)
-            history.append({"scale": float(size), "step": float(n_steps), **final})
-    assert x is not None
-    return GatysResult(image=to_rgb(x).cpu(), history=history)
+                opt = torch.optim.Adam([x], lr=lr)
+                self.bar.write(f"stylecam: optimiser diverged at step {i}; restarting it with lr={lr:g}",
+                               file=sys.stderr)
+                continue
+            good = before
+            self.history.append({"scale": float(size), "step": float(i), **last})
+            self._postfix(last)
+            self._snapshot()
+        return good
 
 
 @torch.no_grad()

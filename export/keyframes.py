@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -25,7 +25,7 @@ from stylecam.realtime.sources import IMAGE_SUFFIXES
 
 from .data import read_image, to_tensor, to_uint8
 from .errors import UserError
-from .gatys import (COLOR_SPACES, HIST_METHODS, OPTIMIZERS, PRESERVE_COLOR, GatysConfig, Style,
+from .gatys import (COLOR_SPACES, HIST_METHODS, OPTIMIZERS, PRESERVE_COLOR, GatysConfig, GatysResult, Style,
                     fine_coarse_styles, stylize)
 from .losses import CONTENT_LAYERS, STYLE_LAYERS_GRAM
 from .vgg import canonical
@@ -309,8 +309,9 @@ class _Interrupt:
             signal.signal(signal.SIGINT, self._prev)
 
 
-def run(a: argparse.Namespace) -> dict[str, Any]:
-    """Stylise every selected frame; returns the index written to keyframes.json."""
+def run(a: argparse.Namespace, optimise: Callable[..., GatysResult] = stylize) -> dict[str, Any]:
+    """Stylise every selected frame with `optimise` (gatys.stylize; tests pass a wrapper); returns the
+    index written to keyframes.json."""
     src = Path(a.input)
     out = Path(a.output)
     if a.every is not None and a.every <= 0:
@@ -344,13 +345,8 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
                 name = f"key_{n:04d}.png"
                 styles = _styles(a, fr.rgb.shape[:2], cache)
                 t0 = time.perf_counter()
-                snap = None
-                if a.save_every > 0:
-                    (out / "steps").mkdir(exist_ok=True)
-
-                    def snap(step: int, img: torch.Tensor, stem: str = name[:-4]) -> None:
-                        write_png(out / "steps" / f"{stem}_step{step:05d}.png", to_uint8(img[0]))
-                result = stylize(to_tensor(fr.rgb)[None], styles, cfg, on_snapshot=snap, progress=not a.quiet)
+                snap = _snapshot_writer(out / "steps", name[:-4]) if a.save_every > 0 else None
+                result = optimise(to_tensor(fr.rgb)[None], styles, cfg, on_snapshot=snap, progress=not a.quiet)
                 write_png(out / name, to_uint8(result.image[0]))
                 final = result.history[-1]
                 index["keyframes"].append({
@@ -370,16 +366,25 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     return index
 
 
+def _snapshot_writer(folder: Path, stem: str) -> Callable[[int, torch.Tensor], None]:
+    """on_snapshot for --save-every: <folder>/<stem>_step<N>.png."""
+    folder.mkdir(exist_ok=True)
+
+    def snap(step: int, img: torch.Tensor) -> None:
+        write_png(folder / f"{stem}_step{step:05d}.png", to_uint8(img[0]))
+    return snap
+
+
 def _write_index(out: Path, index: dict[str, Any]) -> None:
     data = (json.dumps(index, indent=2, default=str) + "\n").encode()
     write_atomic(out / INDEX_NAME, lambda tmp: tmp.write_bytes(data))
 
 
-def main(argv: Sequence[str]) -> int:
+def main(argv: Sequence[str], optimise: Callable[..., GatysResult] = stylize) -> int:
     """Entry point for `stylecam keyframe ...`; returns the exit code (0, 2 user error, 130 interrupted)."""
     try:
         a = build_parser().parse_args(list(argv))
-        index = run(a)
+        index = run(a, optimise)
     except UserError as e:
         print("stylecam: error: " + " ".join(str(e).split()), file=sys.stderr)
         return EXIT_USER
