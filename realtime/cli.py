@@ -12,6 +12,7 @@ import errno
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -73,23 +74,29 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help(sys.stderr)
             return EXIT_USER
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
+    except BaseException as e:
+        code = exit_for(e)
+        if code is None:
+            raise
+        return code
+
+
+def exit_for(e: BaseException) -> int | None:
+    """The one-line report and exit code for a failure the user can fix (or Ctrl-C); None: a bug, re-raised."""
+    if isinstance(e, KeyboardInterrupt):
         print("stylecam: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except MemoryError:
+    if isinstance(e, MemoryError):
         print("stylecam: error: out of memory; use a smaller --size (or close other programs)", file=sys.stderr)
         return EXIT_USER
-    except OSError as e:
-        if e.errno not in _DISK_ERRORS:
-            raise
+    if isinstance(e, OSError) and e.errno in _DISK_ERRORS:
         where = f" writing {e.filename}" if e.filename else ""
         print(f"stylecam: error: {_DISK_ERRORS[e.errno]}{where}; {_DISK_FIX}", file=sys.stderr)
         return EXIT_USER
-    except Exception as e:
-        if _is_user_error(e):
-            print(f"stylecam: error: {' '.join(str(e).split())}", file=sys.stderr)
-            return EXIT_USER
-        raise
+    if isinstance(e, Exception) and _is_user_error(e):
+        print(f"stylecam: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return EXIT_USER
+    return None
 
 
 def _forward_export(argv: list[str]) -> int:
@@ -377,9 +384,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def collect_info(model: str | None = None) -> dict[str, Any]:
-    """Everything `stylecam info` reports, as a dict (also for bug reports)."""
+def collect_info(model: str | None = None, version: Callable[[str], str] | None = None) -> dict[str, Any]:
+    """Everything `stylecam info` reports, as a dict (also for bug reports). `version`: how an
+    installed package's version is looked up (importlib.metadata.version; tests pass their own)."""
     from importlib import metadata
+
+    version = version or metadata.version
 
     from .devices import PROVIDER
     from .session import make_session, physical_cores
@@ -389,7 +399,7 @@ def collect_info(model: str | None = None) -> dict[str, Any]:
     packages = []
     for pkg in ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-openvino"):
         try:
-            packages.append(f"{pkg} {metadata.version(pkg)}")
+            packages.append(f"{pkg} {version(pkg)}")
         except metadata.PackageNotFoundError:
             pass
     if len(packages) > 1:

@@ -82,6 +82,7 @@ class StyleBank:
         cache: Path | None = None,
         encoder_factory: Callable[[str], object] | None = None,
         models_dir: Path | None = None,
+        memory: dict[tuple[str, str], Stats] | None = None,
     ) -> None:
         from .sources import list_pictures
 
@@ -97,6 +98,8 @@ class StyleBank:
         self._stats: dict[int, Stats] = {}
         self._cache = cache or cache_dir()
         self._encoder_factory = encoder_factory
+        # style-picture statistics: process-wide by default, so a second bank never re-encodes
+        self._memory = _MEMORY if memory is None else memory
         styles: list[Style] = []
         adain_model: ModelInfo | None = None
         for p in paths:
@@ -187,8 +190,8 @@ class StyleBank:
         if not enc or not Path(enc).is_file():
             raise UserError(f"{model.path} names encoder {model.encoder!r}, which is missing; put it beside the model")
         key = (file_hash(image), file_hash(enc))
-        if key in _MEMORY:
-            return _MEMORY[key]
+        if key in self._memory:
+            return self._memory[key]
         disk = self._cache / f"adain-{key[0][:20]}-{key[1][:20]}.npz"
         stats: Stats | None = None
         if disk.is_file():
@@ -204,7 +207,7 @@ class StyleBank:
                 write_atomic(disk, lambda tmp: np.savez(tmp, mean=stats[0], std=stats[1]))
             except OSError as e:
                 log.warning("could not cache style statistics in %s: %s", disk.parent, e)
-        _MEMORY[key] = stats
+        self._memory[key] = stats
         return stats
 
     def _encode(self, encoder_path: str, image: Path) -> Stats:

@@ -117,7 +117,7 @@ def test_style_images_need_an_adain_model(tiny_model, tmp_path):
         StyleBank([tiny_model("feedforward")], [img], models_dir=empty)
 
 
-def test_style_image_stats_are_cached_in_memory_and_on_disk(tiny_model, tmp_path, monkeypatch):
+def test_style_image_stats_are_cached_in_memory_and_on_disk(tiny_model, tmp_path):
     model = tiny_model("adain")
     img = tmp_path / "red.png"
     cv2.imwrite(str(img), np.dstack([np.zeros((40, 60)), np.zeros((40, 60)), np.full((40, 60), 255)]).astype(np.uint8))
@@ -127,16 +127,15 @@ def test_style_image_stats_are_cached_in_memory_and_on_disk(tiny_model, tmp_path
         calls.append(path)
         return StyleEncoder(path)
 
-    monkeypatch.setattr(styles, "_MEMORY", {})
-    b = StyleBank([model], [img], cache=tmp_path / "cache", encoder_factory=factory)
+    memory: dict = {}
+    b = StyleBank([model], [img], cache=tmp_path / "cache", encoder_factory=factory, memory=memory)
     style = b[-1]
     assert style.image == str(img) and style.kind == "adain" and style.name == "red"
     mean, std = b.adain_stats(style.index)
     assert mean.shape == (512,) and mean[0] == pytest.approx(1 / 3, abs=1e-3)  # red only: (1+0+0)/3
     assert len(calls) == 1 and list((tmp_path / "cache").glob("adain-*.npz"))
-    StyleBank([model], [img], cache=tmp_path / "cache", encoder_factory=factory)  # memory hit
-    monkeypatch.setattr(styles, "_MEMORY", {})
-    b3 = StyleBank([model], [img], cache=tmp_path / "cache", encoder_factory=factory)  # disk hit
+    StyleBank([model], [img], cache=tmp_path / "cache", encoder_factory=factory, memory=memory)  # memory hit
+    b3 = StyleBank([model], [img], cache=tmp_path / "cache", encoder_factory=factory, memory={})  # disk hit
     assert len(calls) == 1
     assert np.array_equal(b3.adain_stats(b3[-1].index)[0], mean)
 
