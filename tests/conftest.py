@@ -79,3 +79,20 @@ def device(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     if reason:
         pytest.skip(reason)
     return request.param
+
+
+def copy_through(src_path, out_path, limit=None, partial=False):
+    """Every frame of a clip, inverted, through a real VideoFileSink (audio copied); returns the sink."""
+    from stylecam.realtime.sinks import VideoFileSink
+    from stylecam.realtime.sources import Frame, VideoSource
+
+    src = VideoSource(str(src_path))
+    sink = VideoFileSink(out_path, fps=src.rate, time_base=src.time_base, rotation=lambda: src.rotation,
+                         audio_from=str(src_path) if src.has_audio else None)
+    for f in src:
+        if limit is not None and f.index >= limit:
+            break
+        sink.write(Frame(255 - f.image, f.pts, f.index))
+    src.close()
+    sink.close(partial=partial)
+    return sink

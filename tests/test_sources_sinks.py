@@ -1,16 +1,15 @@
 """Sources and sinks: round trips on media the test makes, doubles for camera and virtual camera."""
 import sys
 from fractions import Fraction
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from conftest import probe
+from conftest import copy_through, probe
 from stylecam.realtime import sinks as sk
 from stylecam.realtime.errors import UserError
-from stylecam.realtime.sinks import ImageSink, VideoFileSink, VirtualCameraSink, partial_path
+from stylecam.realtime.sinks import ImageSink, VideoFileSink, VirtualCameraSink
 from stylecam.realtime.sources import CameraSource, Frame, ImageSource, VideoSource, open_source
 
 
@@ -96,48 +95,15 @@ class FakeCapture:
         pass
 
 
-def test_camera_source_reconnects_with_backoff():
-    FakeCapture.opened = 0
-    cam = CameraSource(0, capture_factory=lambda d: FakeCapture(d), max_backoff=0.02,
-                       failures_before_reconnect=2)
-    assert cam.live and cam.size == (32, 24) and cam.fps == 30 and cam.frame_count is None
-    got, statuses = [], []
-    # record the status shown while waiting, and do not really wait the backoff
-    orig_wait = cam._closed.wait
-    cam._closed.wait = lambda t: (statuses.append(cam.status), orig_wait(0.001))[1]
-    for f in cam:
-        got.append(f)
-        if len(got) == 5:
-            break
-    cam.close()
-    assert [f.index for f in got] == [0, 1, 2, 3, 4]
-    assert got[0].image[0, 0].tolist() == [0, 0, 255]  # BGR blue arrives as RGB blue
-    assert statuses and statuses[0] == "camera lost, reconnecting in 1s"
-    assert cam.reconnects == 1 and FakeCapture.opened == 2
-
-
 def test_missing_camera_is_a_user_error():
     with pytest.raises(UserError, match="no camera at 7"):
         CameraSource(7, capture_factory=lambda d: FakeCapture(d, available=False))
 
 
 # -- video file sink -------------------------------------------------------------------------
-def _copy_through(src_path, out_path, limit=None, partial=False):
-    src = VideoSource(str(src_path))
-    sink = VideoFileSink(out_path, fps=src.rate, time_base=src.time_base, rotation=lambda: src.rotation,
-                         audio_from=str(src_path) if src.has_audio else None)
-    for f in src:
-        if limit is not None and f.index >= limit:
-            break
-        sink.write(Frame(255 - f.image, f.pts, f.index))
-    src.close()
-    sink.close(partial=partial)
-    return sink
-
-
 def test_video_sink_keeps_rate_count_timestamps_and_copies_audio(clip, tmp_path):
     src_path = clip(frames=20, fps=30)
-    sink = _copy_through(src_path, tmp_path / "out.mp4")
+    sink = copy_through(src_path, tmp_path / "out.mp4")
     assert sink.final_path == tmp_path / "out.mp4" and sink.audio_mode == "copy"
     assert not list(tmp_path.glob("*.tmp.*"))
     a, b = probe(src_path), probe(tmp_path / "out.mp4")
@@ -149,7 +115,7 @@ def test_video_sink_keeps_rate_count_timestamps_and_copies_audio(clip, tmp_path)
 
 def test_video_sink_reencodes_audio_when_container_needs_it(clip, tmp_path):
     src_path = clip(frames=12, fps=24)
-    sink = _copy_through(src_path, tmp_path / "out.webm")
+    sink = copy_through(src_path, tmp_path / "out.webm")
     assert sink.audio_mode == "encode"
     b = probe(tmp_path / "out.webm")
     assert b["frames"] == 12 and b["audio_codec"] == "opus"
@@ -158,19 +124,9 @@ def test_video_sink_reencodes_audio_when_container_needs_it(clip, tmp_path):
 
 def test_video_sink_keeps_rotation_and_odd_size(clip, tmp_path):
     src_path = clip(frames=4, size=(123, 77), rotation=90, audio=False)
-    _copy_through(src_path, tmp_path / "out.mp4")
+    copy_through(src_path, tmp_path / "out.mp4")
     b = probe(tmp_path / "out.mp4")
     assert (b["width"], b["height"]) == (123, 77) and b["rotation"] == 90 and b["frames"] == 4
-
-
-def test_video_sink_partial_is_renamed_and_playable(clip, tmp_path):
-    src_path = clip(frames=20, fps=20)
-    sink = _copy_through(src_path, tmp_path / "out.mp4", limit=7, partial=True)
-    assert sink.final_path == tmp_path / "out.partial.mp4" and sink.partial
-    assert not (tmp_path / "out.mp4").exists()
-    b = probe(tmp_path / "out.partial.mp4")
-    assert b["frames"] == 7
-    assert b["audio_seconds"] == pytest.approx(7 / 20, abs=0.1)  # audio cut where video stops
 
 
 def test_video_sink_without_frames_leaves_nothing(tmp_path):
@@ -184,11 +140,6 @@ def test_sink_output_folder_missing(tmp_path):
         VideoFileSink(tmp_path / "missing" / "out.mp4")
     with pytest.raises(UserError, match="does not exist"):
         ImageSink(tmp_path / "missing" / "out.png")
-
-
-def test_partial_path_names():
-    assert partial_path("/a/out.mp4").name == "out.partial.mp4"
-    assert partial_path("clip.final.mkv").name == "clip.final.partial.mkv"
 
 
 # -- image sink ------------------------------------------------------------------------------
@@ -258,94 +209,28 @@ def test_virtual_camera_missing_backend_says_what_to_do(monkeypatch):
     assert "OBS" in sk._virtualcam_fix() and "Virtual Camera" in sk._virtualcam_fix()
 
 
-def test_a_video_file_as_camera_plays_at_its_rate_and_loops(clip):
-    """No real waiting: the source's clock and sleep are passed in."""
-    from stylecam.realtime.sources import CameraSource
-
-    now = [0.0]
-    waits: list[float] = []
-
-    def sleep(s: float) -> None:
-        waits.append(s)
-        now[0] += s
-
-    path = clip(frames=5, fps=10, audio=False)
-    cam = CameraSource(str(path), clock=lambda: now[0], sleep=sleep)
-    assert cam.is_file and cam.fps == pytest.approx(10.0)
-    frames = []
-    for f in cam:
-        frames.append(f)
-        if len(frames) == 12:  # past the end of the 5-frame file: it loops
-            break
-    cam.close()
-    assert [f.index for f in frames] == list(range(12))
-    assert frames[-1].pts == pytest.approx(1.1)  # 12 frames at 10 fps, paced by the clock
-    assert sum(waits) == pytest.approx(1.1)
-    assert not cam.reconnects and "lost" not in cam.status
-    assert np.array_equal(frames[5].image, frames[0].image)  # frame 6 is the first frame again
-
-
-def test_two_writers_to_one_output_the_second_refuses(tmp_path):
-    """flock is per open file, so two sinks in one process contend exactly as two processes do."""
-    from stylecam.realtime.sinks import ImageSink, VideoFileSink
-
-    out = tmp_path / "o.mp4"
-    first = VideoFileSink(out, fps=10)
-    with pytest.raises(UserError, match="another stylecam run is writing .*o.mp4"):
-        VideoFileSink(out, fps=10)
-    first.write(Frame(np.zeros((16, 16, 3), np.uint8), 0.0, 0))
-    first.close()
-    assert out.is_file() and not list(tmp_path.glob(".*lock"))  # the lock goes with the run
-    VideoFileSink(out, fps=10).close()  # free again
-    pics = tmp_path / "pics"
-    a = ImageSink(pics, folder=True)
-    with pytest.raises(UserError, match="another stylecam run is writing"):
-        ImageSink(pics, folder=True)
-    a.close()
-    ImageSink(pics, folder=True).close()
-
-
-def test_a_crashed_writer_leaves_no_stale_lock(tmp_path):
-    import subprocess
-    import sys
-
-    out = tmp_path / "o.mp4"
-    code = ("import os, sys; from stylecam.realtime.sinks import VideoFileSink; "
-            f"VideoFileSink({str(out)!r}, fps=10); os._exit(9)")  # dies holding the lock
-    r = subprocess.run([sys.executable, "-c", code], cwd=str(Path(__file__).resolve().parents[1]))
-    assert r.returncode == 9
-    from stylecam.realtime.sinks import VideoFileSink
-    VideoFileSink(out, fps=10).close()  # the kernel dropped the lock with the process
-
-
-def test_a_missing_camera_is_one_quiet_error(capfd):
-    """OpenCV's backend probing would print a dozen warnings (at the file-descriptor level) first."""
-    from stylecam.realtime.sources import CameraSource
-
-    with pytest.raises(UserError, match="no camera at 37"):
-        CameraSource(37)
-    err = capfd.readouterr().err
-    assert "WARN" not in err and err.strip() == "", err
-
-
-def test_write_atomic_keeps_the_old_file_and_no_temp_when_writing_fails(tmp_path):
-    from stylecam.realtime.files import write_atomic
-
-    target = tmp_path / "keep.txt"
-    target.write_text("old")
-
-    def half_then_fail(tmp):
-        tmp.write_text("half")
-        raise OSError(28, "No space left on device")
-    with pytest.raises(OSError):
-        write_atomic(target, half_then_fail)
-    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
-    write_atomic(target, lambda tmp: tmp.write_text("new"))
-    assert target.read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
-
-
 def test_first_line_of_a_long_library_message():
     from stylecam.realtime.errors import first_line
 
     assert first_line(RuntimeError("[ONNXRuntimeError] bad graph\n  at node 7\n  ...")) == "[ONNXRuntimeError] bad graph"
     assert first_line(ValueError("")) == "ValueError" and len(first_line(OSError("x" * 999), 50)) == 50
+
+
+def test_camera_source_reconnects_with_backoff():
+    FakeCapture.opened = 0
+    cam = CameraSource(0, capture_factory=lambda d: FakeCapture(d), max_backoff=0.02,
+                       failures_before_reconnect=2)
+    assert cam.live and cam.size == (32, 24) and cam.fps == 30 and cam.frame_count is None
+    got, statuses = [], []
+    # record the status shown while waiting, and do not really wait the backoff
+    orig_wait = cam._closed.wait
+    cam._closed.wait = lambda t: (statuses.append(cam.status), orig_wait(0.001))[1]
+    for f in cam:
+        got.append(f)
+        if len(got) == 5:
+            break
+    cam.close()
+    assert [f.index for f in got] == [0, 1, 2, 3, 4]
+    assert got[0].image[0, 0].tolist() == [0, 0, 255]  # BGR blue arrives as RGB blue
+    assert statuses and statuses[0] == "camera lost, reconnecting in 1s"
+    assert cam.reconnects == 1 and FakeCapture.opened == 2
