@@ -7,7 +7,7 @@
 #   2. on to STEPS at 256 px crops (batch 4) of photos at a 400 px short side, the scale the net
 #      runs at (640x360 .. 960x540), so strokes are learnt at the size they are seen; with the
 #      warp-consistency loss against flicker (export/temporal_loss.py) from its first step, so any
-#      checkpoint is shippable.
+#      checkpoint is shippable, its weight set per phase (PHASES, below).
 # Resumable: run it again and it continues from $OUT/checkpoint.pt, or from the small weights-only
 # copy in $STATE (kept in the repository) on a fresh machine.
 set -euo pipefail
@@ -19,7 +19,6 @@ STAGE1_STEPS=${STAGE1_STEPS:-1000}
 STEPS=${STEPS:-8000}
 STYLE_WEIGHT=${STYLE_WEIGHT:-1.5e-6}
 TV_WEIGHT=${TV_WEIGHT:-1e5}
-TEMPORAL_WEIGHT=${TEMPORAL_WEIGHT:-1e7}
 THREADS=${THREADS:-2}
 train() {
   local resume=()
@@ -42,4 +41,15 @@ if grep -q '"stopped_early": true' <<<"$summary"; then
   echo "stage 1 stopped early; run this script again to continue" >&2
   exit 0
 fi
-train --steps "$STEPS" --image-size 256 --content-size 400 --batch 4 --temporal-weight "$TEMPORAL_WEIGHT"
+# Stage 2's anti-flicker weight, phase by phase (end step:weight). Release 3 was made by these three:
+# 1e7 to step 4,342 (release 2), 3e7 to 5,268 (flicker fell below release 1's but the styles
+# weakened: great_wave 0.37 > the 0.35 bar), then 1.5e7 on (shipped at step 6,736).
+PHASES=${PHASES:-"4342:1e7 5268:3e7 $STEPS:1.5e7"}
+for phase in $PHASES; do
+  summary=$(train --steps "${phase%%:*}" --image-size 256 --content-size 400 --batch 4 --temporal-weight "${phase##*:}")
+  echo "$summary"
+  if grep -q '"stopped_early": true' <<<"$summary"; then
+    echo "stopped early at a phase of stage 2; run this script again to continue" >&2
+    exit 0
+  fi
+done
