@@ -96,3 +96,18 @@ def copy_through(src_path, out_path, limit=None, partial=False):
     src.close()
     sink.close(partial=partial)
     return sink
+
+
+@pytest.fixture
+def ff(tiny_model):
+    """A tiny feed-forward model file (stylized = 1 - image)."""
+    return str(tiny_model("feedforward"))
+
+
+def err_line(capsys) -> str:
+    """The one `stylecam: error:` line on stderr; fails on none, several, or a traceback."""
+    err = capsys.readouterr().err.strip().splitlines()
+    errors = [line for line in err if line.startswith("stylecam: error:")]
+    assert len(errors) == 1, err
+    assert "Traceback" not in "\n".join(err)
+    return errors[0]

@@ -5,21 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import make_clip, probe
+from conftest import err_line, make_clip, probe
 from stylecam.realtime.cli import main
-
-
-@pytest.fixture
-def ff(tiny_model):
-    return str(tiny_model("feedforward"))
-
-
-def _err_line(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    errors = [line for line in err if line.startswith("stylecam: error:")]
-    assert len(errors) == 1, err
-    assert "Traceback" not in "\n".join(err)
-    return errors[0]
 
 
 def test_video_end_to_end_keeps_count_rate_duration_audio(clip, ff, tmp_path, capsys, device):
@@ -61,46 +48,46 @@ def test_odd_size_rotated_clip_comes_back_at_its_size(tmp_path, ff, capsys):
 
 def test_missing_input(ff, tmp_path, capsys):
     assert main(["video", str(tmp_path / "nope.mp4"), "-o", str(tmp_path / "o.mp4"), "--model", ff]) == 2
-    assert "does not exist" in _err_line(capsys)
+    assert "does not exist" in err_line(capsys)
 
 
 def test_corrupt_input_video(ff, tmp_path, capsys):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00\x01garbage" * 500)
     assert main(["video", str(bad), "-o", str(tmp_path / "o.mp4"), "--model", ff]) == 2
-    assert "cannot open" in _err_line(capsys)
+    assert "cannot open" in err_line(capsys)
 
 
 def test_corrupt_model(clip, tmp_path, capsys):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not onnx at all")
     assert main(["video", str(clip(frames=2)), "-o", str(tmp_path / "o.mp4"), "--model", str(bad)]) == 2
-    assert "cannot load model" in _err_line(capsys)
+    assert "cannot load model" in err_line(capsys)
     assert not list(tmp_path.glob("o*"))
 
 
 def test_unknown_style(clip, ff, tmp_path, capsys):
     assert main(["video", str(clip(frames=2)), "-o", str(tmp_path / "o.mp4"), "--model", ff, "--style", "monet"]) == 2
-    assert "unknown style 'monet'" in _err_line(capsys)
+    assert "unknown style 'monet'" in err_line(capsys)
 
 
 def test_output_dir_missing(clip, ff, tmp_path, capsys):
     assert main(["video", str(clip(frames=2)), "-o", str(tmp_path / "no" / "o.mp4"), "--model", ff]) == 2
-    assert "output folder" in _err_line(capsys)
+    assert "output folder" in err_line(capsys)
 
 
 def test_too_small_size(clip, ff, tmp_path, capsys):
     assert main(["video", str(clip(frames=2)), "-o", str(tmp_path / "o.mp4"), "--model", ff, "--size", "8x6"]) == 2
-    assert "smaller than" in _err_line(capsys)
+    assert "smaller than" in err_line(capsys)
     assert not list(tmp_path.glob("o*"))
 
 
 def test_bad_strength_and_size_strings(clip, ff, tmp_path, capsys):
     src = str(clip(frames=2))
     assert main(["video", src, "-o", str(tmp_path / "o.mp4"), "--model", ff, "--strength", "3"]) == 2
-    assert "--strength" in _err_line(capsys)
+    assert "--strength" in err_line(capsys)
     assert main(["video", src, "-o", str(tmp_path / "o.mp4"), "--model", ff, "--size", "huge"]) == 2
-    assert "640x360" in _err_line(capsys)
+    assert "640x360" in err_line(capsys)
 
 
 def test_stabilize_runs_and_bad_strength_is_a_user_error(clip, ff, tmp_path, capsys):
@@ -110,7 +97,7 @@ def test_stabilize_runs_and_bad_strength_is_a_user_error(clip, ff, tmp_path, cap
     summary = json.loads(capsys.readouterr().out)
     assert summary["frames"] == 6 and out.is_file()
     assert main(["video", src, "-o", str(tmp_path / "p.mp4"), "--model", ff, "--stabilize", "1.5"]) == 2
-    assert "strength" in _err_line(capsys)
+    assert "strength" in err_line(capsys)
 
 
 def test_image_command_odd_size_and_folder(tiny_model, tmp_path, capsys):
@@ -176,7 +163,7 @@ def test_torch_commands_are_forwarded(monkeypatch, capsys):
 
     fake.main = boom
     assert main(["train", "x"]) == 2
-    assert _err_line(capsys) == "stylecam: error: no such style image x.jpg; pass an existing file"
+    assert err_line(capsys) == "stylecam: error: no such style image x.jpg; pass an existing file"
 
     class LookAlike(Exception):  # matched by class, not by name: a stranger's UserError is a bug
         pass

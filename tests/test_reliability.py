@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import copy_through, make_clip, probe
+from conftest import copy_through, err_line, make_clip, probe
 from stylecam.realtime import sinks
 from stylecam.realtime.cli import main
 from stylecam.realtime.engine import OrtEngine
@@ -27,21 +27,8 @@ from stylecam.realtime.sources import Frame
 from stylecam.realtime.styles import StyleBank
 
 
-@pytest.fixture
-def ff(tiny_model):
-    return str(tiny_model("feedforward"))
-
-
 def _snapshot(folder):
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
-
-
-def _err_line(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    errors = [line for line in err if line.startswith("stylecam: error:")]
-    assert len(errors) == 1, err
-    assert "Traceback" not in "\n".join(err)
-    return errors[0]
 
 
 # -- 1. No command writes over one of its inputs -------------------------------------------------------------
@@ -68,7 +55,7 @@ def test_image_never_overwrites_an_input(tmp_path, tiny_model, capsys, case):
     extra = ["--style-image", str(style)] if case == "style_picture" else []
     rc = main(["image", str(src), "-o", str(out), *model, *extra])
     assert rc == 2
-    assert "would overwrite the input" in _err_line(capsys)
+    assert "would overwrite the input" in err_line(capsys)
     assert _snapshot(photos) == before  # byte-identical, nothing added either
 
 
@@ -76,7 +63,7 @@ def test_video_never_overwrites_its_input(clip, ff, tmp_path, capsys):
     src = clip(frames=2, audio=False)
     before = src.read_bytes()
     assert main(["video", str(src), "-o", str(tmp_path / ".." / tmp_path.name / src.name), "--model", ff]) == 2
-    assert "would overwrite the input" in _err_line(capsys)
+    assert "would overwrite the input" in err_line(capsys)
     assert src.read_bytes() == before
 
 
@@ -175,9 +162,9 @@ def test_video_output_checks_happen_before_the_work(clip, tmp_path, capsys):
     folder = tmp_path / "existing"
     folder.mkdir()
     assert main(["video", src, "-o", str(folder)]) == 2
-    assert "is a folder" in _err_line(capsys)
+    assert "is a folder" in err_line(capsys)
     assert main(["video", src, "-o", str(tmp_path / "o.mp4"), "--size", "100000x100000"]) == 2
-    assert "larger than 8192 px" in _err_line(capsys)
+    assert "larger than 8192 px" in err_line(capsys)
 
 
 def test_video_refuses_a_read_only_output_folder_up_front(clip, tmp_path, capsys):
@@ -191,7 +178,7 @@ def test_video_refuses_a_read_only_output_folder_up_front(clip, tmp_path, capsys
         if os.access(locked, os.W_OK):  # root ignores permissions: nothing to check here
             pytest.skip("running as root: a read-only folder is still writable")
         assert main(["video", src, "-o", str(locked / "o.mp4")]) == 2
-        assert "permission denied" in _err_line(capsys)
+        assert "permission denied" in err_line(capsys)
     finally:
         locked.chmod(0o700)
 
@@ -202,7 +189,7 @@ def test_disk_full_and_out_of_memory_are_one_line(capsys, exc, needle):
     from stylecam.realtime.cli import exit_for
 
     assert exit_for(exc) == 2  # what main() returns when a command raises it
-    assert needle in _err_line(capsys)
+    assert needle in err_line(capsys)
     assert exit_for(RuntimeError("an internal bug")) is None  # not the user's to fix: main re-raises it
 
 
@@ -358,7 +345,7 @@ def test_a_missing_camera_is_one_quiet_error(capfd):
 def test_empty_style_name_is_an_error_not_style_1(clip, tiny_model, tmp_path, capsys):
     rc = main(["video", str(clip(frames=2, audio=False)), "-o", str(tmp_path / "o.mp4"),
                "--model", str(tiny_model("cin")), "--style", ""])
-    assert rc == 2 and "unknown style ''" in _err_line(capsys)
+    assert rc == 2 and "unknown style ''" in err_line(capsys)
     assert not (tmp_path / "o.mp4").exists()
 
 
