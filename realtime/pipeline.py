@@ -150,6 +150,8 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
         run.stats.interrupted = True
         run.abort.set()
         _join(run.threads, run.done, source, run.abort)
+    finally:
+        run.stop_clock()  # also when a second Ctrl-C lands in the join above
     return run.finish()
 
 
@@ -282,14 +284,17 @@ class _Run:
             if self.bar is not None:
                 self.bar.update(1)
 
+    def stop_clock(self) -> None:
+        """The run's time and skip count, and the progress bar closed."""
+        self.stats.seconds = time.monotonic() - self.stats._t0
+        self.stats.skipped = int(getattr(self.source, "skipped", 0))
+        if self.bar is not None:
+            self.bar.close()
+
     def finish(self) -> Stats:
         """After the threads: close the sinks (partial when stopped early or failed) and the source;
         re-raise a worker's failure, else a sink's close failure."""
         stats = self.stats
-        stats.seconds = time.monotonic() - stats._t0
-        stats.skipped = int(getattr(self.source, "skipped", 0))
-        if self.bar is not None:
-            self.bar.close()
         failure = next((e for e in self.errors if not isinstance(e, KeyboardInterrupt)), None)
         if any(isinstance(e, KeyboardInterrupt) for e in self.errors):
             stats.interrupted = True
