@@ -17,6 +17,47 @@ from .losses import mean_std
 from .vgg import VGG19Features
 
 
+class NormTap:
+    """Export-time stand-in for the per-picture statistics of every normalisation in a net.
+
+    A huge picture runs in tiles (realtime/tiles.py), and each tile normalised on its own statistics
+    comes out in its own tone. The tile graph (onnx_export) routes every normalisation through a tap:
+    it reports the statistics it saw (`seen`, to be pooled over the whole picture) and uses
+    `mix` * given + (1 - mix) * seen, `given` laid out as [means of all layers | variances of all layers].
+    """
+
+    def __init__(self, given: torch.Tensor | None = None, mix: torch.Tensor | None = None, size: int = 0):
+        self.given, self.mix, self.size = given, mix, size
+        self.seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._offset = 0
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-channel (mean, variance) of x, (B, C, 1, 1), as the net should use them."""
+        mean = x.mean((2, 3), keepdim=True)
+        var = (x - mean).square().mean((2, 3), keepdim=True)
+        self.seen.append((mean, var))
+        c = int(x.shape[1])
+        o, self._offset = self._offset, self._offset + c
+        if self.given is None or self.mix is None:
+            return mean, var
+        given, mix = self.given.to(x.dtype), self.mix.to(x.dtype)
+        gm = given[:, o:o + c, None, None]
+        gv = given[:, self.size + o:self.size + o + c, None, None]
+        return mean + mix * (gm - mean), var + mix * (gv - var)
+
+    def stats(self) -> torch.Tensor:
+        """What the net saw, (B, 2K): the layout `given` takes."""
+        return torch.cat([torch.cat([m.flatten(1) for m, _ in self.seen], 1),
+                          torch.cat([v.flatten(1) for _, v in self.seen], 1)], 1)
+
+
+def set_norm_tap(net: nn.Module, tap: NormTap | None) -> None:
+    """Route every normalisation of `net` through `tap` (None: back to the plain, fused form)."""
+    for m in net.modules():
+        if isinstance(m, (CondInstanceNorm, AdaINNet)):
+            m.tap = tap
+
+
 class CondInstanceNorm(nn.Module):
     """Instance norm whose gamma/beta are rows of (S, C) tables, mixed by style weights.
 
@@ -28,9 +69,14 @@ class CondInstanceNorm(nn.Module):
         super().__init__()
         self.gamma = nn.Parameter(torch.ones(n_styles, channels))
         self.beta = nn.Parameter(torch.zeros(n_styles, channels))
+        self.tap: NormTap | None = None
 
     def forward(self, x: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
-        x = F.instance_norm(x, eps=1e-5)
+        if self.tap is None:
+            x = F.instance_norm(x, eps=1e-5)
+        else:
+            mean, var = self.tap(x)
+            x = (x - mean) * torch.rsqrt(var + 1e-5)
         if w is None:  # single-style net
             g, b = self.gamma[0].view(1, -1, 1, 1), self.beta[0].view(1, -1, 1, 1)
         else:
@@ -205,9 +251,14 @@ def macs_per_pixel(net: nn.Module, h: int = 256, w: int = 256) -> float:
 ADAIN_LAYER = "relu4_1"
 
 
-def adain(content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor) -> torch.Tensor:
+def adain(content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor,
+          tap: NormTap | None = None) -> torch.Tensor:
     """Give content features the style's channel mean/std (Huang & Belongie 2017)."""
-    cm, cs = mean_std(content)
+    if tap is None:
+        cm, cs = mean_std(content)
+    else:
+        m, v = tap(content)
+        cm, cs = m.flatten(1), (v.flatten(1) + 1e-5).sqrt()
     normed = (content - cm[:, :, None, None]) / cs[:, :, None, None]
     return normed * style_std[:, :, None, None] + style_mean[:, :, None, None]
 
@@ -257,6 +308,7 @@ class AdaINNet(nn.Module):
         super().__init__()
         self.encoder = encoder if encoder is not None else VGG19Features([ADAIN_LAYER])
         self.decoder = AdaINDecoder(decoder_width)
+        self.tap: NormTap | None = None
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x, [ADAIN_LAYER])[ADAIN_LAYER]
@@ -267,7 +319,7 @@ class AdaINNet(nn.Module):
     def forward(self, content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor,
                 alpha: torch.Tensor | float = 1.0) -> torch.Tensor:
         f = self.encode(content)
-        t = adain(f, style_mean, style_std)
+        t = adain(f, style_mean, style_std, self.tap)
         t = alpha * t + (1 - alpha) * f
         return self.decoder(t)
 

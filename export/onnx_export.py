@@ -24,6 +24,7 @@ from stylecam.realtime.files import write_atomic
 from stylecam.realtime.modelfile import FORMAT_VERSION, parse_metadata  # the runtime owns the format
 
 from .errors import UserError
+from .nets import NormTap, set_norm_tap
 
 OPSET = 17
 PARITY_TOL = 1e-3
@@ -45,6 +46,37 @@ class _Stylizer(nn.Module):
         return self.net(image.to(dt), w).float()
 
 
+def norm_stats_size(net: nn.Module, *args: torch.Tensor) -> int:
+    """K: how many channels the net normalises (its tile statistics are 2K floats: K means, K variances)."""
+    tap = NormTap()
+    set_norm_tap(net, tap)
+    try:
+        with torch.no_grad():
+            net(*args)
+    finally:
+        set_norm_tap(net, None)
+    return int(tap.stats().shape[1]) // 2
+
+
+class _Tapped(nn.Module):
+    """A stylizer with the tile ports (docs/model-format.md, "Tile statistics"): extra inputs `norm_stats`
+    (1, 2K) and `norm_mix` (1,), extra output `tile_stats` (N, 2K); the inner stylizer's inputs come first."""
+
+    def __init__(self, inner: nn.Module, net: nn.Module, size: int):
+        super().__init__()
+        self.inner, self.net, self.size = inner, net, size
+
+    def forward(self, *args):
+        *inputs, norm_stats, norm_mix = args
+        tap = NormTap(norm_stats, norm_mix, self.size)
+        set_norm_tap(self.net, tap)
+        try:
+            out = self.inner(*inputs)
+        finally:
+            set_norm_tap(self.net, None)
+        return out, tap.stats()
+
+
 class _AdaINStylizer(nn.Module):
     def __init__(self, net: nn.Module, half: bool):
         super().__init__()
@@ -55,6 +87,37 @@ class _AdaINStylizer(nn.Module):
         dt = torch.float16 if self.half else torch.float32
         out = self.net(image.to(dt), style_mean.to(dt), style_std.to(dt), alpha.to(dt).reshape(()))
         return out.clamp(0, 1).float()
+
+
+TILE_INPUTS = ["norm_stats", "norm_mix"]
+TILE_OUTPUT = "tile_stats"
+
+
+def _tile_io(size: int) -> dict[str, str]:
+    return {"norm_stats": f"float32 (1,{2 * size}) normalisation statistics to use: {size} means, then {size} variances",
+            "norm_mix": "float32 (1,) 0: each picture's own statistics, 1: norm_stats",
+            TILE_OUTPUT: f"float32 (N,{2 * size}) the statistics the picture had, same layout"}
+
+
+def _tile_feeds(size: int, given: np.ndarray | None) -> dict[str, np.ndarray]:
+    if given is None:
+        return {"norm_stats": np.zeros((1, 2 * size), np.float32), "norm_mix": np.zeros(1, np.float32)}
+    return {"norm_stats": given.astype(np.float32), "norm_mix": np.ones(1, np.float32)}
+
+
+def _check_tile_ports(data: bytes, wrapper: nn.Module, size: int, args: tuple, inputs: list[str], path: Path) -> float:
+    """The tile graph against torch, both ways: with its own statistics (norm_mix 0) it is the plain
+    stylizer; handed the statistics it reports (norm_mix 1) it must give the same picture back."""
+    feed = dict(zip(inputs, (a.detach().numpy() for a in args)))
+    with torch.no_grad():
+        ref = wrapper(*args)
+        ref = ref[0] if isinstance(ref, tuple) else ref
+    own = _ort_run(data, {**feed, **_tile_feeds(size, None)})
+    given = _ort_run(data, {**feed, **_tile_feeds(size, own[1])})
+    err = max(float(np.abs(ref.numpy() - own[0]).max()), float(np.abs(ref.numpy() - given[0]).max()))
+    if err > PARITY_TOL:
+        raise ExportCheckFailed(f"tile graph differs from torch by {err:.2e} > {PARITY_TOL:g}; not writing {path}")
+    return err
 
 
 class _AdaINEncoder(nn.Module):
@@ -203,7 +266,23 @@ def export_transformer(ck: dict, net: nn.Module, out: Path, name: str, fp16: boo
         return (x,)
 
     report: dict[str, Any] = {"kind": kind, "styles": len(styles), "params": sum(p.numel() for p in net.parameters())}
-    extra = {"stylecam.quality": quality} if quality else None
+    extra: dict[str, Any] = {"stylecam.quality": quality} if quality else {}
+    # The tile graph, a companion file: explicit normalisations cost ~20 % of a frame on the real-time path,
+    # so they live beside the model and run only for pictures large enough to tile.
+    size = norm_stats_size(net, *example(64, 64))
+    tiles_path = out.with_name(out.name[: -len(".onnx")] + ".tiles.onnx")
+    tapped = _Tapped(_Stylizer(net, False), net, size).eval()
+    tile_inputs = inputs + TILE_INPUTS
+    tdyn = {**dyn, TILE_OUTPUT: {0: "batch"}}
+    data = _onnx_bytes(tapped, (*example(64, 64), torch.zeros(1, 2 * size), torch.zeros(1)), tile_inputs,
+                       ["stylized", TILE_OUTPUT], tdyn)
+    data = _with_metadata(data, _base_meta(kind, name, styles, ck, net.size_multiple, "fp32",
+                                           {**io_spec, **_tile_io(size)}, {"stylecam.norm_stats": str(size)}))
+    report["tiles_max_abs_diff"] = _check_tile_ports(data, _Stylizer(net, False).eval(), size, example(72, 88),
+                                                     inputs, tiles_path)
+    _write(tiles_path, data)
+    report["tiles_file"] = str(tiles_path)
+    extra["stylecam.tiles"] = tiles_path.name
     variants = [("fp32", False)] + ([("fp16", True)] if fp16 else [])
     fp32_bytes = b""
     for precision, half in variants:
@@ -271,9 +350,11 @@ def export_adain(ck: dict, net: nn.Module, out: Path, name: str, fp16: bool, sty
     _write(enc_path, data)
     report["encoder_file"] = str(enc_path)
     # Stylizer
+    # The tile ports live in the stylizer itself: its one normalisation (the content statistics at relu4_1)
+    # is explicit already, so they cost nothing per frame.
     inputs = ["image", "style_mean", "style_std", "alpha"]
     dyn = {"image": dyn_img, "style_mean": {0: "batch"}, "style_std": {0: "batch"},
-           "stylized": dyn_img}
+           "stylized": dyn_img, TILE_OUTPUT: {0: "batch"}}
     io_spec = {"image": "RGB float32 NCHW [0,1]", "style_mean": "float32 (N,512)", "style_std": "float32 (N,512)",
                "alpha": "float32 (1,) content-style trade-off in [0,1]", "stylized": "RGB float32 NCHW [0,1]"}
 
@@ -282,20 +363,23 @@ def export_adain(ck: dict, net: nn.Module, out: Path, name: str, fp16: bool, sty
         m, sd = net.style_stats(torch.rand(1, 3, 64, 64, generator=g))
         return xs, m, sd, torch.tensor([0.8])
 
+    size = norm_stats_size(net, *example(64, 64))
     fp32_bytes = b""
     for precision, half in [("fp32", False)] + ([("fp16", True)] if fp16 else []):
-        wrapper = _AdaINStylizer(net if not half else _clone(net), half).eval()
-        extra = {"stylecam.encoder": enc_path.name}
+        inner = _AdaINStylizer(net if not half else _clone(net), half).eval()
+        wrapper = _Tapped(inner, inner.net, size).eval()
+        extra = {"stylecam.encoder": enc_path.name, "stylecam.norm_stats": str(size)}
         if quality:
             extra["stylecam.quality"] = quality
-        data = _vgg_as_codes(_onnx_bytes(wrapper, example(64, 64), inputs, ["stylized"], dyn))
-        data = _with_metadata(data, _base_meta("adain", name, styles, ck, 8, precision, io_spec, extra))
+        data = _vgg_as_codes(_onnx_bytes(wrapper, (*example(64, 64), torch.zeros(1, 2 * size), torch.zeros(1)),
+                                         inputs + TILE_INPUTS, ["stylized", TILE_OUTPUT], dyn))
+        data = _with_metadata(data, _base_meta("adain", name, styles, ck, 8, precision, {**io_spec, **_tile_io(size)},
+                                               extra))
         path = out if not half else out.with_name(out.name[: -len(".onnx")] + ".fp16.onnx")
         args = example(64, 96)
-        feed = dict(zip(inputs, (a.detach().numpy() for a in args)))
+        feed = {**dict(zip(inputs, (a.detach().numpy() for a in args))), **_tile_feeds(size, None)}
         if not half:
-            with torch.no_grad():
-                e = float(np.abs(wrapper(*args).numpy() - _ort_run(data, feed)[0]).max())
+            e = _check_tile_ports(data, inner, size, args, inputs, path)
         else:
             errs = _fp16_errors(data, fp32_bytes, [feed], report)
             if errs is None:

@@ -28,6 +28,8 @@ log = logging.getLogger("stylecam")
 # whose metadata lies fails with one line then, not with an onnxruntime traceback at the first frame.
 MODEL_INPUTS = {"feedforward": {"image"}, "cin": {"image", "style_weights"},
                 "adain": {"image", "style_mean", "style_std", "alpha"}}
+# ... and a graph with the tile ports (metadata stylecam.norm_stats = K), these besides.
+TILE_INPUTS, TILE_OUTPUT = {"norm_stats", "norm_mix"}, "tile_stats"
 
 
 class Engine(Protocol):
@@ -53,21 +55,36 @@ class _Runner:
                 path = str(half)
                 log.info("using fp16 variant %s", half.name)
         self.session = session if session is not None else make_session(path, device, threads)
-        self.output = self.session.get_outputs()[0].name
+        outputs = [o.name for o in self.session.get_outputs()]
+        self.output = outputs[0]
         self.input_names = {i.name for i in self.session.get_inputs()}
-        missing = MODEL_INPUTS.get(info.kind, set()) - self.input_names
-        if missing or self.output != "stylized":
+        needs = MODEL_INPUTS.get(info.kind, set()) | (TILE_INPUTS if info.norm_stats else set())
+        missing = needs - self.input_names
+        if missing or self.output != "stylized" or (info.norm_stats and TILE_OUTPUT not in outputs):
+            want = "'stylized'" + (f", {TILE_OUTPUT!r}" if info.norm_stats else "")
             raise UserError(f"{info.path} says it is a {info.kind} model, but its graph has inputs "
-                            f"{sorted(self.input_names)} and output {self.output!r} (needs {sorted(MODEL_INPUTS[info.kind])} "
-                            "-> 'stylized'); re-export it with `stylecam export`")
+                            f"{sorted(self.input_names)} and outputs {outputs} (needs {sorted(needs)} "
+                            f"-> {want}); re-export it with `stylecam export`")
+        # a graph with tile ports runs each picture on its own statistics unless handed others
+        self._own_stats = {"norm_stats": np.zeros((1, 2 * info.norm_stats), np.float32),
+                           "norm_mix": np.zeros(1, np.float32)} if info.norm_stats else {}
         self._binding = None
         self._buffers: dict[str, Any] = {}
 
     def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        feeds = {k: v for k, v in feeds.items() if k in self.input_names}
+        feeds = {**self._own_stats, **{k: v for k, v in feeds.items() if k in self.input_names}}
         if self.device == "cpu":
             return self.session.run([self.output], feeds)[0]
         return self._run_bound(feeds)
+
+    def run_with_stats(self, feeds: dict[str, np.ndarray], given: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """A tile graph run: normalised on `given` statistics (None: the picture's own); the picture and
+        the statistics it had. Unbound: tiles are offline work, and the stats are a few floats."""
+        feeds = {k: v for k, v in feeds.items() if k in self.input_names}
+        if given is not None:
+            feeds.update(norm_stats=np.asarray(given, np.float32).reshape(1, -1), norm_mix=np.ones(1, np.float32))
+        out, stats = self.session.run([self.output, TILE_OUTPUT], {**self._own_stats, **feeds})
+        return out, stats
 
     def _buffer(self, name: str, shape: tuple[int, ...]):
         import onnxruntime as ort
@@ -138,6 +155,17 @@ class OrtEngine:
             r = self._runners[path] = _Runner(self.bank.model_info(path), self.device, self.threads)
         return r
 
+    def _tile_runner(self, path: str) -> _Runner:
+        """The graph that takes whole-picture statistics; the plain one for files that have none."""
+        tiles_path = self.bank.model_info(path).tiles_path
+        if tiles_path is None:
+            return self._runner(path)
+        r = self._runners.get(tiles_path)
+        if r is None:
+            from .modelfile import read_model_info
+            r = self._runners[tiles_path] = _Runner(read_model_info(tiles_path), self.device, self.threads)
+        return r
+
     def check_size(self, width: int, height: int, paths: Iterable[str] | None = None) -> None:
         """UserError when a working size is below a model's `stylecam.min_size`."""
         for path in paths if paths is not None else (m.path for m in self.bank.models):
@@ -153,12 +181,17 @@ class OrtEngine:
         h, w = frame.shape[:2]
         self.check_size(w, h, groups)
         if h * w > self.tiling.above:
-            return tiles.stylize_tiled(frame, lambda t: self._stylize(t, groups, strength, preserve_color, alpha),
-                                       self.tiling)
+            def run(tile: np.ndarray, given: tiles.Stats | None) -> tuple[np.ndarray, tiles.Stats]:
+                seen: tiles.Stats = {}
+                return self._stylize(tile, groups, strength, preserve_color, alpha, given or {}, seen), seen
+            return tiles.stylize_tiled(frame, run, self.tiling)
         return self._stylize(frame, groups, strength, preserve_color, alpha)
 
     def _stylize(self, frame: np.ndarray, groups: dict[str, list[tuple[Any, float]]], strength: float,
-                 preserve_color: bool, alpha: float) -> np.ndarray:
+                 preserve_color: bool, alpha: float, given: tiles.Stats | None = None,
+                 seen: tiles.Stats | None = None) -> np.ndarray:
+        """One picture through each model of the mix. `seen` (a tile of a larger picture): run the tile
+        graphs, normalised on `given` statistics where there are some, and collect what each model saw."""
         h, w = frame.shape[:2]
         acc: np.ndarray | None = None
         prepared: dict[int, np.ndarray] = {}
@@ -181,7 +214,15 @@ class OrtEngine:
                 feeds["style_mean"] = np.asarray(mean, np.float32)[None]
                 feeds["style_std"] = np.asarray(std, np.float32)[None]
                 feeds["alpha"] = np.array([np.clip(alpha, 0.0, 1.0)], np.float32)
-            y = fr.nchw_to_hwc(self._runner(path).run(feeds))[:h, :w]
+            if seen is None:
+                y = self._runner(path).run(feeds)
+            else:
+                runner = self._tile_runner(path)
+                if runner.info.norm_stats:
+                    y, seen[path] = runner.run_with_stats(feeds, (given or {}).get(path))
+                else:
+                    y = runner.run(feeds)
+            y = fr.nchw_to_hwc(y)[:h, :w]
             acc = y * gw if acc is None else acc + y * gw
         assert acc is not None
         out = fr.to_uint8(acc)

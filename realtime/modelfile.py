@@ -33,6 +33,8 @@ class ModelInfo:
     min_size: int = 1
     precision: str = "fp32"
     encoder: str | None = None
+    tiles: str | None = None  # companion file with the tile ports (docs/model-format.md, "Tile statistics")
+    norm_stats: int = 0       # K when this graph itself has the tile ports
     metadata: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -42,6 +44,16 @@ class ModelInfo:
             return None
         return str(Path(self.path).parent / self.encoder)
 
+    @property
+    def tiles_path(self) -> str | None:
+        """The graph that takes whole-picture normalisation statistics: this file, its companion, or none
+        (files exported before tile statistics: their tiles keep their own)."""
+        if self.norm_stats:
+            return self.path
+        if self.tiles and (Path(self.path).parent / self.tiles).is_file():
+            return str(Path(self.path).parent / self.tiles)
+        return None
+
 
 def builtin_model_dir() -> Path:
     """The `realtime/models/` package folder, where shipped models live."""
@@ -49,9 +61,9 @@ def builtin_model_dir() -> Path:
 
 
 def is_companion(path: str | os.PathLike[str]) -> bool:
-    """fp16 variants and AdaIN encoders sit beside models but are not styles themselves."""
+    """fp16 variants, tile graphs and AdaIN encoders sit beside models but are not styles themselves."""
     name = Path(path).name
-    return name.endswith(".fp16.onnx") or "adain_encoder" in name
+    return name.endswith((".fp16.onnx", ".tiles.onnx")) or "adain_encoder" in name
 
 
 # The built-in AdaIN model: used for --style-image pictures, never one of the default styles
@@ -90,9 +102,9 @@ def file_hash(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
-def _int(meta: dict[str, str], key: str, default: int, path: str) -> int:
+def _int(meta: dict[str, str], key: str, default: int, path: str, least: int = 1) -> int:
     try:
-        return max(1, int(meta.get(key, default)))
+        return max(least, int(meta.get(key, default)))
     except ValueError:
         raise UserError(f"{path}: metadata {key}={meta.get(key)!r} is not a number; re-export the model") from None
 
@@ -142,6 +154,8 @@ def parse_metadata(path: str, meta: dict[str, str]) -> ModelInfo:
         min_size=_int(meta, "stylecam.min_size", 1, path),
         precision=meta.get("stylecam.precision", "fp32"),
         encoder=meta.get("stylecam.encoder") or None,
+        tiles=meta.get("stylecam.tiles") or None,
+        norm_stats=_int(meta, "stylecam.norm_stats", 0, path, least=0),
         metadata=meta,
     )
 

@@ -167,6 +167,43 @@ def test_export_round_trip(kind, checkpoints, data, tmp_path):
         assert out.shape == (h, w, 3) and out.dtype == np.uint8
 
 
+@pytest.mark.parametrize("kind", ["cin", "adain"])
+def test_exported_models_tile_on_whole_picture_statistics(kind, checkpoints, data, tmp_path):
+    """The tile ports (docs/model-format.md): a CIN net gets them in a companion file that is not a style of
+    its own, AdaIN in its stylizer (both checked against torch by the export). For the CIN net, a picture
+    whose halves differ (so each tile's statistics do) comes out of the tiled engine close to the
+    whole-picture run only when the tiles share the whole's statistics. (A 2-step AdaIN decoder paints
+    one flat colour whatever it is given; test_reliability runs the shipped one in tiles.)"""
+    from stylecam.realtime.engine import OrtEngine
+    from stylecam.realtime.modelfile import builtin_models, read_model_info
+    from stylecam.realtime.styles import StyleBank
+    from stylecam.realtime.tiles import Tiling
+
+    path = tmp_path / f"{kind}.onnx"
+    extra = ["--style-image", str(data["stripes"]), str(data["checks"])] if kind == "adain" else []
+    r = _run_cli("export", str(checkpoints[kind]), "-o", str(path), "--json", *extra)
+    assert r.returncode == 0, r.stderr
+    info = read_model_info(path)
+    if kind == "cin":
+        assert info.tiles == "cin.tiles.onnx" and info.norm_stats == 0
+        assert read_model_info(info.tiles_path).norm_stats > 0 and json.loads(r.stdout)["tiles_max_abs_diff"] < 1e-3
+    else:
+        assert info.norm_stats == 512 and info.tiles_path == info.path
+    assert builtin_models(tmp_path) == [path]  # the companion is not listed as a model
+    if kind == "adain":
+        return
+    rng = np.random.default_rng(3)
+    img = cv2.resize(rng.integers(0, 256, (24, 36, 3), dtype=np.uint8), (360, 240), interpolation=cv2.INTER_CUBIC)
+    img[:, 180:] = img[:, 180:] // 4 + 160  # right half: bright and flat
+    bank = StyleBank([str(path)])
+    whole = OrtEngine(bank, "cpu").stylize(img, {0: 1.0}).astype(np.float32)
+    err = {}
+    for passes in (1, 2):
+        tiled = OrtEngine(bank, "cpu", tiling=Tiling(above=100 * 100, tile=160, overlap=32, passes=passes))
+        err[passes] = float(np.abs(tiled.stylize(img, {0: 1.0}) - whole).mean())
+    assert err[2] < 0.5 * err[1], err
+
+
 def test_export_fp16_variant_is_checked(checkpoints, tmp_path):
     path = tmp_path / "m.onnx"
     r = _run_cli("export", str(checkpoints["cin"]), "-o", str(path), "--fp16", "--json")

@@ -210,12 +210,13 @@ def test_tiles_cover_every_pixel_once_in_weight():
     img = rng.integers(0, 256, (301, 517, 3), dtype=np.uint8)
     sizes = []
 
-    def identity(t):
+    def identity(t, given):
         sizes.append(t.shape[:2])
-        return t
+        return t, {}
     out = stylize_tiled(img, identity, Tiling(tile=128, overlap=16))
     assert np.array_equal(out, img)  # weights sum to one everywhere, borders and corners included
-    assert max(max(s) for s in sizes) <= 128 and len(sizes) == 3 * 5
+    # 3 x 5 tiles painted; the statistics pass gave up after the first tile, which reported none
+    assert max(max(s) for s in sizes) <= 128 and len(sizes) == 1 + 3 * 5
 
 
 def test_tiles_fade_per_tile_differences_instead_of_seams():
@@ -223,10 +224,10 @@ def test_tiles_fade_per_tile_differences_instead_of_seams():
     from stylecam.realtime.tiles import Tiling, stylize_tiled
 
     img = np.full((256, 400, 3), 100, np.uint8)
-    shift = iter(range(0, 120, 10))
+    shift = iter(range(0, 130, 10))  # the statistics pass takes one, then stops: no statistics reported
 
-    def per_tile(t):
-        return np.clip(t.astype(int) + next(shift), 0, 255).astype(np.uint8)
+    def per_tile(t, given):  # a model that reports no statistics (files exported before them): one pass
+        return np.clip(t.astype(int) + next(shift), 0, 255).astype(np.uint8), {}
     out = stylize_tiled(img, per_tile, Tiling(tile=128, overlap=32)).astype(int)
     steps = max(np.abs(np.diff(out, axis=0)).max(), np.abs(np.diff(out, axis=1)).max())
     assert out.min() >= 100 and out.max() > 150  # the tiles did differ
@@ -248,31 +249,47 @@ def test_engine_runs_huge_frames_in_tiles(tiny_model, device):
     assert diff.max() <= 4 and diff.max() > 0  # it did tile (the conv's zero border shows, faded)
 
 
-def test_tiled_shipped_model_agrees_with_whole_and_seams_are_no_worse():
-    """The shipped CIN net (instance norms: every tile has its own statistics) on a mid-size photo: tiled
-    and whole agree on average within 15 grey levels (11.6 measured: 400 px tiles of a 1024 px picture,
-    each tile normalised alone; real tiles are 1536 px of pictures above 4K), and the rows and columns where tiles meet and
-    blend are no further from the whole-picture result than the tiles' insides are."""
-    from stylecam.realtime.modelfile import builtin_models
-    from stylecam.realtime.tiles import Tiling
+def test_pooled_tile_statistics_are_the_whole_pictures():
+    """Means and variances of parts, weighted by their pixel counts, give the whole's exactly."""
+    from stylecam.realtime.tiles import pool
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(3.0, 2.0, (5, 1000)) * rng.uniform(0.5, 2, (5, 1))  # 5 channels
+    parts = [x[:, :100], x[:, 100:650], x[:, 650:]]
+    stats = [(p.shape[1], {"m": np.concatenate([p.mean(1), p.var(1)])[None]}) for p in parts]
+    pooled = pool(stats)["m"][0]
+    assert np.allclose(pooled, np.concatenate([x.mean(1), x.var(1)]), rtol=1e-5)
+
+
+@pytest.mark.parametrize("model,size,tile,overlap,bound", [
+    ("cpu-cin-12.onnx", 1024, 400, 64, 3.0),  # measured: 1.7 levels apart on whole-picture statistics, 12.4 on the tiles' own
+    ("adain.onnx", 512, 320, 128, 3.0),       # 2.3, against 8.4 (overlap as in real tiles: VGG sees far past a border)
+])
+def test_tiled_shipped_model_agrees_with_whole_and_seams_are_no_worse(model, size, tile, overlap, bound):
+    """A shipped model on a photo in tiles: normalised on the whole picture's statistics (pooled from a
+    first pass over the tiles), tiled and whole agree within `bound` grey levels on average, at least 3x
+    closer than with each tile normalised on its own; and the rows and columns where tiles meet and blend
+    are no further from the whole-picture result than the tiles' insides are."""
+    from stylecam.realtime.modelfile import builtin_model_dir
+    from stylecam.realtime.tiles import Tiling, _starts
 
     from conftest import ROOT
 
-    model = next(str(p) for p in builtin_models() if "adain" not in p.name)
     img = cv2.cvtColor(cv2.imread(str(ROOT / "samples" / "astronaut.jpg")), cv2.COLOR_BGR2RGB)
-    img = cv2.resize(img, (1024, 1024), interpolation=cv2.INTER_CUBIC)
-    bank = StyleBank([model])
+    img = cv2.resize(img, (size, size), interpolation=cv2.INTER_CUBIC)
+    bank = StyleBank([str(builtin_model_dir() / model)])
     whole = OrtEngine(bank, "cpu").stylize(img, {0: 1.0}).astype(np.float32)
-    tiling = Tiling(above=512 * 512, tile=400, overlap=64)
-    tiled = OrtEngine(bank, "cpu", tiling=tiling).stylize(img, {0: 1.0}).astype(np.float32)
-    err = np.abs(tiled - whole).mean(axis=2)
-    assert err.mean() <= 15.0, err.mean()
-    from stylecam.realtime.tiles import _starts
-    seams = np.zeros(err.shape, bool)
-    for s in _starts(1024, 400, 64)[1:]:
-        seams[s:s + 64, :] = True  # overlap bands (blended rows)
-        seams[:, s:s + 64] = True
-    assert 0 < err[seams].mean() <= 1.25 * err[~seams].mean() + 0.5, (err[seams].mean(), err[~seams].mean())
+    err = {}
+    for passes in (1, 2):
+        tiling = Tiling(above=size * size // 4, tile=tile, overlap=overlap, passes=passes)
+        err[passes] = np.abs(OrtEngine(bank, "cpu", tiling=tiling).stylize(img, {0: 1.0}) - whole).mean(axis=2)
+    assert err[2].mean() <= bound and err[1].mean() > 3 * err[2].mean(), (err[2].mean(), err[1].mean())
+    seams = np.zeros(err[2].shape, bool)
+    for s in _starts(size, tile, overlap)[1:]:
+        seams[s:s + overlap, :] = True  # overlap bands (blended rows)
+        seams[:, s:s + overlap] = True
+    e = err[2]
+    assert 0 < e[seams].mean() <= 1.25 * e[~seams].mean() + 0.5, (e[seams].mean(), e[~seams].mean())
 
 
 # -- 5. Truncated input: stylized as far as it decodes, and the run says so ----------------------------------
