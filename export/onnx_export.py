@@ -24,6 +24,7 @@ from stylecam.realtime.files import write_atomic
 from stylecam.realtime.modelfile import FORMAT_VERSION, parse_metadata  # the runtime owns the format
 
 from .errors import UserError
+from .lean_graph import lean
 from .nets import NormTap, set_norm_tap
 
 OPSET = 17
@@ -288,6 +289,8 @@ def export_transformer(ck: dict, net: nn.Module, out: Path, name: str, fp16: boo
     for precision, half in variants:
         wrapper = _Stylizer(net if not half else _clone(net), half).eval()
         data = _onnx_bytes(wrapper, example(64, 64), inputs, ["stylized"], dyn)
+        if not half:  # exact rewrites for the CPU kernels (the fp16 file is for GPUs, left as exported)
+            data = lean(data)
         data = _with_metadata(data, _base_meta(kind, name, styles, ck, net.size_multiple, precision, io_spec, extra))
         path = out if not half else out.with_name(out.name[: -len(".onnx")] + ".fp16.onnx")
         cases = [example(h, w, b) for h, w, b in ((64, 96, 1), (124, 76, 2))]

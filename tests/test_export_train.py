@@ -204,6 +204,41 @@ def test_exported_models_tile_on_whole_picture_statistics(kind, checkpoints, dat
     assert err[2] < 0.5 * err[1], err
 
 
+@pytest.mark.parametrize("kind", ["feedforward", "cin"])
+def test_exported_graph_is_lean_and_exact(kind, checkpoints, tmp_path):
+    """export/lean_graph.py: the norms carry their own affine (no Mul/Add passes after them), the sub-pixel
+    upsampler is one ConvTranspose; and the file still computes what torch does, per sample in a batch
+    with different style mixes."""
+    import onnx
+    import onnxruntime as ort
+
+    from stylecam.export.train import build_from_checkpoint, load_checkpoint
+
+    path = tmp_path / f"{kind}.onnx"
+    r = _run_cli("export", str(checkpoints[kind]), "-o", str(path))
+    assert r.returncode == 0, r.stderr
+    g = onnx.load(str(path)).graph
+    ops = [n.op_type for n in g.node]
+    after_norm = [m.op_type for n in g.node if n.op_type == "InstanceNormalization"
+                  for m in g.node if n.output[0] in m.input]
+    assert ops.count("InstanceNormalization") >= 2 and "Mul" not in after_norm, after_norm
+    # the Adds left: the residual block's skip (+ the upsampler's constant-one channel); no affine passes
+    assert ops.count("Add") == 1 + (kind == "cin") and ops.count("Mul") == (kind == "cin"), ops
+    if kind == "cin":  # subpixel_up: the 1/4 -> 1/2 step; the last layer's DepthToSpace stays (a 3x3 conv)
+        assert ops.count("ConvTranspose") == 1 and ops.count("DepthToSpace") == 1
+    net = build_from_checkpoint(load_checkpoint(checkpoints[kind]))
+    x = torch.rand(2, 3, 40, 56)
+    feeds = {"image": x.numpy()}
+    args = (x,)
+    if kind == "cin":
+        sw = torch.tensor([[1.0, 0.0], [0.3, 0.7]])
+        feeds["style_weights"], args = sw.numpy(), (x, sw)
+    with torch.no_grad():
+        ref = net(*args).numpy()
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    assert np.abs(got - ref).max() < 1e-4
+
+
 def test_export_fp16_variant_is_checked(checkpoints, tmp_path):
     path = tmp_path / "m.onnx"
     r = _run_cli("export", str(checkpoints["cin"]), "-o", str(path), "--fp16", "--json")
