@@ -2,8 +2,11 @@
 CPU real-time variant, and the AdaIN encoder/decoder.
 
 All image-producing nets take RGB in [0, 1] (N,3,H,W) and return the same.
-Reflection padding and nearest-upsample + conv everywhere: zero padding leaves
-dark borders and transposed convs leave checkerboards.
+Reflection padding and nearest-upsample + conv by default: zero padding leaves dark borders in a
+net trained with reflection, and transposed convs leave checkerboards. `NetConfig.padding = "zeros"`
+is for fine-tuning the CPU tier: the padding then lives inside onnxruntime's convs instead of a
+separate Pad pass over every tensor (about a tenth of the net's time at 640x360), and the
+fine-tune teaches the net its borders.
 """
 from __future__ import annotations
 
@@ -97,6 +100,13 @@ class ConvNorm(nn.Module):
         self.norm = CondInstanceNorm(cout, n_styles) if norm else None
         self.relu = relu
 
+    def zero_padding(self) -> None:
+        """Pad with zeros inside the conv (same weights, same output size; borders differ)."""
+        if isinstance(self.pad, nn.ReflectionPad2d):
+            k = self.conv.kernel_size[0]
+            self.pad = nn.Identity()
+            self.conv.padding = (k // 2, k // 2)
+
     def forward(self, x: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
         if self.upsample > 1:
             x = F.interpolate(x, scale_factor=self.upsample, mode="nearest")
@@ -161,6 +171,7 @@ class NetConfig:
     widths: list[int] = field(default_factory=list)  # fast arch: [c_half, c_quarter]
     shuffle_out: bool = False      # fast arch: last conv at 1/2 res + depth-to-space
     subpixel_up: bool = False      # fast arch: 1/4 -> 1/2 by 1x1 conv + depth-to-space (SubPixelUp)
+    padding: str = "reflect"       # reflect | zeros (see the module docstring)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -206,6 +217,12 @@ class TransformerNet(nn.Module):
             self.size_multiple = 4
         else:
             raise ValueError(f"unknown arch {cfg.arch!r}")
+        if cfg.padding not in ("reflect", "zeros"):
+            raise ValueError(f"unknown padding {cfg.padding!r}")
+        if cfg.padding == "zeros":
+            for m in self.modules():
+                if isinstance(m, ConvNorm):
+                    m.zero_padding()
 
     @property
     def n_styles(self) -> int:

@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="fast arch channels at 1/2 and 1/4 resolution, e.g. 16,48")
             q.add_argument("--subpixel-up", action="store_true",
                            help="fast arch: 1/4 -> 1/2 resolution by a 1x1 conv + depth-to-space (cheaper at run time)")
+            q.add_argument("--padding", default="reflect", choices=["reflect", "zeros"],
+                           help="zeros: padding inside the convs, cheaper at run time; for fine-tuning a reflect-padded "
+                                "net (--resume), which then learns its borders")
             q.add_argument("--temporal-weight", type=float, default=0.0,
                            help="weight of the warp-consistency loss against flicker (e.g. 1e6 with the default losses; 0 = off)")
     return p
@@ -90,7 +93,8 @@ def main(argv: Sequence[str]) -> int:
             net = {"decoder_width": args.decoder_width}
         else:
             net = {"arch": args.arch, "width": args.width,
-                   "n_res": args.res_blocks if args.res_blocks is not None else (4 if args.arch == "fast" else 5)}
+                   "n_res": args.res_blocks if args.res_blocks is not None else (4 if args.arch == "fast" else 5),
+                   "padding": args.padding}
             if args.arch == "fast":
                 net.update(widths=args.widths or [16, 48], shuffle_out=True, subpixel_up=args.subpixel_up)
         cfg = TrainConfig(

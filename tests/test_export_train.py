@@ -239,6 +239,24 @@ def test_exported_graph_is_lean_and_exact(kind, checkpoints, tmp_path):
     assert np.abs(got - ref).max() < 1e-4
 
 
+def test_reflect_padded_net_fine_tunes_to_zero_padding_and_exports_without_pad_ops(data, checkpoints, tmp_path):
+    """--padding zeros on --resume of a reflect-padded net: same weights, padding inside the convs, so the
+    exported graph has no Pad pass over any tensor; its checkpoint remembers the padding."""
+    import onnx
+
+    cfg = _cfg(data, tmp_path / "zp", "cin", steps=4)
+    cfg.net = {**cfg.net, "padding": "zeros"}
+    tr = Trainer(cfg, device="cpu", resume=str(checkpoints["cin"]))
+    tr.run()
+    ck = tmp_path / "zp" / "checkpoint.pt"
+    assert torch.load(ck, weights_only=True)["net_config"]["padding"] == "zeros"
+    r = _run_cli("export", str(ck), "-o", str(tmp_path / "zp.onnx"), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["fp32_max_abs_diff"] < 1e-3
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "zp.onnx")).graph.node]
+    assert "Pad" not in ops and ops.count("Conv") >= 4
+
+
 def test_export_fp16_variant_is_checked(checkpoints, tmp_path):
     path = tmp_path / "m.onnx"
     r = _run_cli("export", str(checkpoints["cin"]), "-o", str(path), "--fp16", "--json")
