@@ -375,6 +375,11 @@ class Trainer:
 
     def run(self, max_minutes: float | None = None) -> dict[str, Any]:
         cfg = self.cfg
+        if self.step >= cfg.steps:  # a multi-phase script replaying phases already done: nothing to
+            # write, and no validation pass (minutes on a CPU) for a model that did not change
+            print(f"already at step {self.step} of {cfg.steps}: nothing to train", file=sys.stderr)
+            return {"kind": cfg.kind, "step": self.step, "steps": cfg.steps, "stopped_early": False,
+                    "nothing_to_do": True}
         start = time.monotonic()
         last_ck = start
         base_elapsed = self.elapsed

@@ -104,6 +104,10 @@ def test_resume_continues_from_saved_step(data, tmp_path):
     assert s["step"] == 7 and t2.history[-1]["step"] == 7 and t2.history[0]["step"] == 1
     t3 = Trainer(_cfg(data, out, "cin", steps=8, lr=1e-4), device="cpu", resume=str(ck))
     assert all(g["lr"] == 1e-4 for g in t3.opt.param_groups)  # the new --lr wins over the saved one
+    # a phase already done (a script replaying its phases): nothing trained, written or validated
+    before = ck.stat().st_mtime_ns
+    s = Trainer(_cfg(data, out, "cin", steps=5), device="cpu", resume=str(ck)).run()
+    assert s["nothing_to_do"] and s["step"] == 7 and "validation" not in s and ck.stat().st_mtime_ns == before
 
 
 def test_content_size_sets_the_scale_crops_are_taken_at(data, tmp_path):
