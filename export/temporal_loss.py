@@ -9,6 +9,10 @@ satisfies net(T(x)) ≈ T(net(x)), so the loss is
 where "valid" is where T samples inside the original picture. This is the idea behind the
 temporal losses of ReCoNet (Gao et al. 2018) and Gupta et al. 2017, with the optical flow
 replaced by a synthetic motion whose flow is exact -- any photo becomes a training pair.
+
+Optionally the second frame also gets fresh Gaussian noise (`noise`, std in [0, 1] units), as a
+camera's sensor and a codec give every real frame: a net that turns that noise into texture boils on
+a still scene, which the warp alone never shows it (Huang et al. 2017 add noise the same way).
 """
 from __future__ import annotations
 
@@ -67,9 +71,14 @@ def temporal_loss(y: torch.Tensor, y_warped_input: torch.Tensor, grid: torch.Ten
     return (d * d).sum() / (m.sum() * y.shape[1]).clamp_min(1.0)
 
 
-def warped_pair(x: torch.Tensor, generator: torch.Generator | None = None, **kw) -> tuple[torch.Tensor, torch.Tensor]:
-    """(x' = warp(x), grid) for a batch x: the second frame of a synthetic video pair."""
+def warped_pair(x: torch.Tensor, generator: torch.Generator | None = None, noise: float = 0.0,
+                **kw) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x' = warp(x) [+ noise], grid) for a batch x: the second frame of a synthetic video pair."""
     n, _, h, w = x.shape
     theta = random_affine(n, h, w, generator=generator, device=x.device, **kw)
     grid = warp_grid(theta, x.shape)
-    return apply_warp(x, grid), grid
+    x2 = apply_warp(x, grid)
+    if noise > 0:
+        z = torch.randn(x2.shape, generator=generator, dtype=x2.dtype).to(x2.device)
+        x2 = (x2 + noise * z).clamp(0.0, 1.0)
+    return x2, grid

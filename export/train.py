@@ -53,6 +53,7 @@ class TrainConfig:
     style_weight: float | None = None               # kind default when None
     tv_weight: float = 0.0
     temporal_weight: float = 0.0                    # warp-consistency loss (export/temporal_loss.py); 0: off
+    temporal_noise: float = 0.0                     # std of the noise its second frame gets, in [0, 1] units
     content_layers: list[str] = field(default_factory=list)
     style_layers: list[str] = field(default_factory=list)
     seed: int = 0
@@ -95,6 +96,8 @@ class TrainConfig:
                 raise UserError(f"style image not found: {s}; check the path")
         if self.temporal_weight < 0 or (self.temporal_weight > 0 and self.kind == "adain"):
             raise UserError("--temporal-weight must be >= 0, and is for feedforward/cin nets (not adain)")
+        if not 0 <= self.temporal_noise <= 0.2:
+            raise UserError(f"--temporal-noise must be between 0 and 0.2 (a std in [0,1] units), got {self.temporal_noise}")
         if self.image_size < 32 or self.batch < 1 or self.steps < 0:
             raise UserError("--image-size must be >= 32, --batch >= 1, --steps >= 0")
         if self.content_size and self.content_size < self.image_size:
@@ -235,7 +238,7 @@ class Trainer:
                 lc = L.content_loss(fy, fx, cfg.content_layers)
                 ls = L.gram_style_loss(fy, {l: g[idx] for l, g in self.grams.items()}, cfg.style_layers)
             if cfg.temporal_weight > 0:
-                x2, grid = TL.warped_pair(x)
+                x2, grid = TL.warped_pair(x, noise=cfg.temporal_noise)
                 lt = TL.temporal_loss(y.float(), self.net(x2, w).float(), grid)
         y = y.float()
         ltv = L.tv_loss(y)

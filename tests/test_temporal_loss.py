@@ -59,6 +59,24 @@ def test_temporal_loss_is_zero_for_an_equivariant_net_and_positive_otherwise():
     assert w.grad is not None
 
 
+def test_noisy_second_frame_catches_a_net_that_boils_noise_into_texture():
+    """With --temporal-noise the pair's second frame gets fresh noise (same grid, in [0, 1]); the noise
+    costs a net that ignores it next to nothing, and one that amplifies it a lot."""
+    x = _smooth(4)
+    g = torch.Generator().manual_seed(1)
+    clean, grid = TL.warped_pair(x, generator=g)
+    g = torch.Generator().manual_seed(1)
+    noisy, grid2 = TL.warped_pair(x, generator=g, noise=0.02)
+    assert torch.equal(grid, grid2) and noisy.min() >= 0 and noisy.max() <= 1
+    assert 0.015 < float((noisy - clean).std()) < 0.025
+    smooth = lambda t: torch.nn.functional.avg_pool2d(t, 5, 1, 2, count_include_pad=False)  # noqa: E731
+    amplify = lambda t: t + 8 * (t - smooth(t))  # noqa: E731 - sharpening: noise becomes texture
+
+    def added(net) -> float:  # what the noise adds to the loss (a 5x5 filter does not commute exactly with warps)
+        return float(TL.temporal_loss(net(x), net(noisy), grid) - TL.temporal_loss(net(x), net(clean), grid))
+    assert added(amplify) > 0.01 and added(amplify) > 50 * added(smooth), (added(amplify), added(smooth))
+
+
 def _photo(rng: np.random.Generator, size: int = 48) -> np.ndarray:
     yy, xx = np.mgrid[0:size, 0:size] / size
     img = (np.stack([xx, yy, 1 - xx * yy], -1) * 255).astype(np.uint8)
@@ -113,12 +131,15 @@ def test_temporal_weight_validation(tmp_path):
     with pytest.raises(UserError, match="temporal"):
         TrainConfig(kind="feedforward", styles=[str(style)], temporal_weight=-1.0, **base).resolved()
     assert TrainConfig(kind="feedforward", styles=[str(style)], **base).resolved().temporal_weight == 0.0
+    with pytest.raises(UserError, match="temporal-noise"):
+        TrainConfig(kind="feedforward", styles=[str(style)], temporal_noise=0.5, **base).resolved()
 
 
 def test_cli_passes_the_flag():
     from stylecam.export.train_cli import build_parser
 
-    args = build_parser().parse_args(["cin", "--styles", "a.jpg", "--content-dir", "d", "--temporal-weight", "50"])
-    assert args.temporal_weight == 50.0
+    args = build_parser().parse_args(["cin", "--styles", "a.jpg", "--content-dir", "d", "--temporal-weight", "50",
+                                      "--temporal-noise", "0.015"])
+    assert args.temporal_weight == 50.0 and args.temporal_noise == 0.015
     args = build_parser().parse_args(["feedforward", "--style", "a.jpg", "--content-dir", "d"])
     assert args.temporal_weight == 0.0
