@@ -16,7 +16,7 @@ S=$DATA/styles
 OUT=${OUT:-runs/cpu-cin-12}
 STATE=${STATE:-state/cpu-cin-12.pt}
 STAGE1_STEPS=${STAGE1_STEPS:-1000}
-STEPS=${STEPS:-8000}
+STEPS=${STEPS:-8300}
 STYLE_WEIGHT=${STYLE_WEIGHT:-1.5e-6}
 TV_WEIGHT=${TV_WEIGHT:-1e5}
 THREADS=${THREADS:-2}
@@ -41,12 +41,19 @@ if grep -q '"stopped_early": true' <<<"$summary"; then
   echo "stage 1 stopped early; run this script again to continue" >&2
   exit 0
 fi
-# Stage 2's anti-flicker weight, phase by phase (end step:weight). Release 3 was made by these three:
-# 1e7 to step 4,342 (release 2), 3e7 to 5,268 (flicker fell below release 1's but the styles
-# weakened: great_wave 0.37 > the 0.35 bar), then 1.5e7 on (shipped at step 6,736).
-PHASES=${PHASES:-"4342:1e7 5268:3e7 $STEPS:1.5e7"}
+# Stage 2, phase by phase: "end step:anti-flicker weight[:option=value,...]", the options passed on as
+# --option value (train --help). Release 3 was made by the first three: 1e7 to step 4,342 (release
+# 2), 3e7 to 5,268 (flicker fell below release 1's but the styles weakened: great_wave 0.37 > the
+# 0.35 bar), then 1.5e7 on (shipped at step 6,736). Then 2.2e7 to 7,366 (stopped: parking-lot flicker
+# did not move), and release 4: noise on the anti-flicker pair's second frame (--temporal-noise),
+# with padding inside the convs (--padding zeros: no Pad passes at run time; the net learns its
+# borders here).
+PHASES=${PHASES:-"4342:1e7 5268:3e7 6736:1.5e7 7366:2.2e7 $STEPS:1.5e7:temporal-noise=0.015,padding=zeros"}
 for phase in $PHASES; do
-  summary=$(train --steps "${phase%%:*}" --image-size 256 --content-size 400 --batch 4 --temporal-weight "${phase##*:}")
+  IFS=: read -r end weight opts <<<"$phase"
+  extra=()
+  for opt in ${opts//,/ }; do extra+=("--${opt%%=*}" "${opt#*=}"); done
+  summary=$(train --steps "$end" --image-size 256 --content-size 400 --batch 4 --temporal-weight "$weight" "${extra[@]}")
   echo "$summary"
   if grep -q '"stopped_early": true' <<<"$summary"; then
     echo "stopped early at a phase of stage 2; run this script again to continue" >&2
