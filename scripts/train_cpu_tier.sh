@@ -16,7 +16,7 @@ S=$DATA/styles
 OUT=${OUT:-runs/cpu-cin-12}
 STATE=${STATE:-state/cpu-cin-12.pt}
 STAGE1_STEPS=${STAGE1_STEPS:-1000}
-STEPS=${STEPS:-8300}
+STEPS=${STEPS:-8700}
 STYLE_WEIGHT=${STYLE_WEIGHT:-1.5e-6}
 TV_WEIGHT=${TV_WEIGHT:-1e5}
 THREADS=${THREADS:-2}
@@ -48,7 +48,7 @@ fi
 # did not move), and release 4: noise on the anti-flicker pair's second frame (--temporal-noise),
 # with padding inside the convs (--padding zeros: no Pad passes at run time; the net learns its
 # borders here).
-PHASES=${PHASES:-"4342:1e7 5268:3e7 6736:1.5e7 7366:2.2e7 $STEPS:1.5e7:temporal-noise=0.015,padding=zeros"}
+PHASES=${PHASES:-"4342:1e7 5268:3e7 6736:1.5e7 7366:2.2e7 8300:1.5e7:temporal-noise=0.015,padding=zeros $STEPS:3e7:temporal-noise=0.03,padding=zeros"}
 for phase in $PHASES; do
   IFS=: read -r end weight opts <<<"$phase"
   extra=()
