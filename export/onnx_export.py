@@ -21,7 +21,8 @@ import torch
 import torch.nn as nn
 
 from stylecam.realtime.files import write_atomic
-from stylecam.realtime.modelfile import FORMAT_VERSION, parse_metadata  # the runtime owns the format
+from stylecam.realtime.modelfile import (  # the runtime owns the format
+    FORMAT_VERSION, TILE_INPUTS, TILE_OUTPUT, parse_metadata, tile_feeds)
 
 from .errors import UserError
 from .lean_graph import lean
@@ -90,20 +91,10 @@ class _AdaINStylizer(nn.Module):
         return out.clamp(0, 1).float()
 
 
-TILE_INPUTS = ["norm_stats", "norm_mix"]
-TILE_OUTPUT = "tile_stats"
-
-
 def _tile_io(size: int) -> dict[str, str]:
     return {"norm_stats": f"float32 (1,{2 * size}) normalisation statistics to use: {size} means, then {size} variances",
             "norm_mix": "float32 (1,) 0: each picture's own statistics, 1: norm_stats",
             TILE_OUTPUT: f"float32 (N,{2 * size}) the statistics the picture had, same layout"}
-
-
-def _tile_feeds(size: int, given: np.ndarray | None) -> dict[str, np.ndarray]:
-    if given is None:
-        return {"norm_stats": np.zeros((1, 2 * size), np.float32), "norm_mix": np.zeros(1, np.float32)}
-    return {"norm_stats": given.astype(np.float32), "norm_mix": np.ones(1, np.float32)}
 
 
 def _check_tile_ports(data: bytes, wrapper: nn.Module, size: int, args: tuple, inputs: list[str], path: Path) -> float:
@@ -112,9 +103,8 @@ def _check_tile_ports(data: bytes, wrapper: nn.Module, size: int, args: tuple, i
     feed = dict(zip(inputs, (a.detach().numpy() for a in args)))
     with torch.no_grad():
         ref = wrapper(*args)
-        ref = ref[0] if isinstance(ref, tuple) else ref
-    own = _ort_run(data, {**feed, **_tile_feeds(size, None)})
-    given = _ort_run(data, {**feed, **_tile_feeds(size, own[1])})
+    own = _ort_run(data, {**feed, **tile_feeds(size)})
+    given = _ort_run(data, {**feed, **tile_feeds(size, own[1])})
     err = max(float(np.abs(ref.numpy() - own[0]).max()), float(np.abs(ref.numpy() - given[0]).max()))
     if err > PARITY_TOL:
         raise ExportCheckFailed(f"tile graph differs from torch by {err:.2e} > {PARITY_TOL:g}; not writing {path}")
@@ -272,15 +262,15 @@ def export_transformer(ck: dict, net: nn.Module, out: Path, name: str, fp16: boo
     # so they live beside the model and run only for pictures large enough to tile.
     size = norm_stats_size(net, *example(64, 64))
     tiles_path = out.with_name(out.name[: -len(".onnx")] + ".tiles.onnx")
-    tapped = _Tapped(_Stylizer(net, False), net, size).eval()
-    tile_inputs = inputs + TILE_INPUTS
+    plain = _Stylizer(net, False).eval()
+    tapped = _Tapped(plain, net, size).eval()
+    tile_inputs = inputs + list(TILE_INPUTS)
     tdyn = {**dyn, TILE_OUTPUT: {0: "batch"}}
     data = _onnx_bytes(tapped, (*example(64, 64), torch.zeros(1, 2 * size), torch.zeros(1)), tile_inputs,
                        ["stylized", TILE_OUTPUT], tdyn)
     data = _with_metadata(data, _base_meta(kind, name, styles, ck, net.size_multiple, "fp32",
                                            {**io_spec, **_tile_io(size)}, {"stylecam.norm_stats": str(size)}))
-    report["tiles_max_abs_diff"] = _check_tile_ports(data, _Stylizer(net, False).eval(), size, example(72, 88),
-                                                     inputs, tiles_path)
+    report["tiles_max_abs_diff"] = _check_tile_ports(data, plain, size, example(72, 88), inputs, tiles_path)
     _write(tiles_path, data)
     report["tiles_file"] = str(tiles_path)
     extra["stylecam.tiles"] = tiles_path.name
@@ -375,12 +365,12 @@ def export_adain(ck: dict, net: nn.Module, out: Path, name: str, fp16: bool, sty
         if quality:
             extra["stylecam.quality"] = quality
         data = _vgg_as_codes(_onnx_bytes(wrapper, (*example(64, 64), torch.zeros(1, 2 * size), torch.zeros(1)),
-                                         inputs + TILE_INPUTS, ["stylized", TILE_OUTPUT], dyn))
+                                         inputs + list(TILE_INPUTS), ["stylized", TILE_OUTPUT], dyn))
         data = _with_metadata(data, _base_meta("adain", name, styles, ck, 8, precision, {**io_spec, **_tile_io(size)},
                                                extra))
         path = out if not half else out.with_name(out.name[: -len(".onnx")] + ".fp16.onnx")
         args = example(64, 96)
-        feed = {**dict(zip(inputs, (a.detach().numpy() for a in args))), **_tile_feeds(size, None)}
+        feed = {**dict(zip(inputs, (a.detach().numpy() for a in args))), **tile_feeds(size)}
         if not half:
             e = _check_tile_ports(data, inner, size, args, inputs, path)
         else:

@@ -8,7 +8,7 @@ how crossfades between files work).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,7 +18,7 @@ from . import frames as fr
 from . import tiles
 from .devices import AUTO_ORDER, DEVICES, PROVIDER
 from .errors import UserError
-from .modelfile import ModelInfo, fp16_variant
+from .modelfile import TILE_INPUTS, TILE_OUTPUT, ModelInfo, fp16_variant, read_model_info, tile_feeds
 from .session import make_session
 from .styles import StyleBank
 
@@ -28,8 +28,6 @@ log = logging.getLogger("stylecam")
 # whose metadata lies fails with one line then, not with an onnxruntime traceback at the first frame.
 MODEL_INPUTS = {"feedforward": {"image"}, "cin": {"image", "style_weights"},
                 "adain": {"image", "style_mean", "style_std", "alpha"}}
-# ... and a graph with the tile ports (metadata stylecam.norm_stats = K), these besides.
-TILE_INPUTS, TILE_OUTPUT = {"norm_stats", "norm_mix"}, "tile_stats"
 
 
 class Engine(Protocol):
@@ -58,7 +56,8 @@ class _Runner:
         outputs = [o.name for o in self.session.get_outputs()]
         self.output = outputs[0]
         self.input_names = {i.name for i in self.session.get_inputs()}
-        needs = MODEL_INPUTS.get(info.kind, set()) | (TILE_INPUTS if info.norm_stats else set())
+        # a graph with the tile ports (metadata stylecam.norm_stats = K) takes those besides
+        needs = MODEL_INPUTS.get(info.kind, set()) | (set(TILE_INPUTS) if info.norm_stats else set())
         missing = needs - self.input_names
         if missing or self.output != "stylized" or (info.norm_stats and TILE_OUTPUT not in outputs):
             want = "'stylized'" + (f", {TILE_OUTPUT!r}" if info.norm_stats else "")
@@ -66,8 +65,7 @@ class _Runner:
                             f"{sorted(self.input_names)} and outputs {outputs} (needs {sorted(needs)} "
                             f"-> {want}); re-export it with `stylecam export`")
         # a graph with tile ports runs each picture on its own statistics unless handed others
-        self._own_stats = {"norm_stats": np.zeros((1, 2 * info.norm_stats), np.float32),
-                           "norm_mix": np.zeros(1, np.float32)} if info.norm_stats else {}
+        self._own_stats = tile_feeds(info.norm_stats) if info.norm_stats else {}
         self._binding = None
         self._buffers: dict[str, Any] = {}
 
@@ -80,10 +78,9 @@ class _Runner:
     def run_with_stats(self, feeds: dict[str, np.ndarray], given: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """A tile graph run: normalised on `given` statistics (None: the picture's own); the picture and
         the statistics it had. Unbound: tiles are offline work, and the stats are a few floats."""
-        feeds = {k: v for k, v in feeds.items() if k in self.input_names}
-        if given is not None:
-            feeds.update(norm_stats=np.asarray(given, np.float32).reshape(1, -1), norm_mix=np.ones(1, np.float32))
-        out, stats = self.session.run([self.output, TILE_OUTPUT], {**self._own_stats, **feeds})
+        feeds = {**{k: v for k, v in feeds.items() if k in self.input_names},
+                 **tile_feeds(self.info.norm_stats, given)}
+        out, stats = self.session.run([self.output, TILE_OUTPUT], feeds)
         return out, stats
 
     def _buffer(self, name: str, shape: tuple[int, ...]):
@@ -149,22 +146,19 @@ class OrtEngine:
                     raise
         raise UserError("no onnxruntime device could load the model; " + "; ".join(tried))
 
-    def _runner(self, path: str) -> _Runner:
+    def _runner(self, path: str, read: Callable[[str], ModelInfo] | None = None) -> _Runner:
+        """The cached runner of a model file (`read` gives the info of files outside the bank)."""
         r = self._runners.get(path)
         if r is None:
-            r = self._runners[path] = _Runner(self.bank.model_info(path), self.device, self.threads)
+            r = self._runners[path] = _Runner((read or self.bank.model_info)(path), self.device, self.threads)
         return r
 
     def _tile_runner(self, path: str) -> _Runner:
         """The graph that takes whole-picture statistics; the plain one for files that have none."""
         tiles_path = self.bank.model_info(path).tiles_path
-        if tiles_path is None:
+        if tiles_path is None or tiles_path == path:
             return self._runner(path)
-        r = self._runners.get(tiles_path)
-        if r is None:
-            from .modelfile import read_model_info
-            r = self._runners[tiles_path] = _Runner(read_model_info(tiles_path), self.device, self.threads)
-        return r
+        return self._runner(tiles_path, read_model_info)  # a companion, not in the bank
 
     def check_size(self, width: int, height: int, paths: Iterable[str] | None = None) -> None:
         """UserError when a working size is below a model's `stylecam.min_size`."""
@@ -183,7 +177,7 @@ class OrtEngine:
         if h * w > self.tiling.above:
             def run(tile: np.ndarray, given: tiles.Stats | None) -> tuple[np.ndarray, tiles.Stats]:
                 seen: tiles.Stats = {}
-                return self._stylize(tile, groups, strength, preserve_color, alpha, given or {}, seen), seen
+                return self._stylize(tile, groups, strength, preserve_color, alpha, given, seen), seen
             return tiles.stylize_tiled(frame, run, self.tiling)
         return self._stylize(frame, groups, strength, preserve_color, alpha)
 

@@ -14,11 +14,23 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .errors import UserError, first_line
 
 FORMAT_VERSION = "1"
 KINDS = ("feedforward", "cin", "adain", "adain_encoder")
 STYLE_KINDS = ("feedforward", "cin", "adain")
+# The tile ports (docs/model-format.md, "Tile statistics"): inputs, and the output after `stylized`.
+TILE_INPUTS, TILE_OUTPUT = ("norm_stats", "norm_mix"), "tile_stats"
+
+
+def tile_feeds(size: int, given: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The tile ports' inputs for a graph normalising K = `size` channels: the picture's own
+    statistics (given None), or `given` (1, 2K)."""
+    if given is None:
+        return {"norm_stats": np.zeros((1, 2 * size), np.float32), "norm_mix": np.zeros(1, np.float32)}
+    return {"norm_stats": np.asarray(given, np.float32).reshape(1, -1), "norm_mix": np.ones(1, np.float32)}
 
 
 @dataclass(frozen=True)
