@@ -111,6 +111,16 @@ def _forward_export(argv: list[str]) -> int:
 
 
 # -- parser --------------------------------------------------------------------------------
+def whole_number(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return n
+
+
 def _common_render(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", action="append", metavar="PATH",
                    help="style model .onnx (repeatable); default: the built-in models")
@@ -127,6 +137,8 @@ def _common_render(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", metavar="WxH|SCALE",
                    help="inference size, e.g. 640x360 or 0.5; output keeps the input size")
     p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--threads", type=whole_number, default=None, metavar="N",
+                   help="CPU inference threads (default: one per physical core)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or info logs")
 
@@ -277,7 +289,7 @@ def cmd_video(args: argparse.Namespace) -> int:
         bank, style, mix = _bank_and_style(args)
         settings = _settings(args, mix)
         post = _stabilizer(args.stabilize)
-        engine = OrtEngine(bank, args.device)
+        engine = OrtEngine(bank, args.device, threads=args.threads)
         engine.check_size(*target_size(settings.size, *src.size), {bank[i].model for i in mix})
         sink = VideoFileSink(args.output, fps=src.rate, time_base=src.time_base, rotation=lambda: src.rotation,
                              audio_from=args.input if src.has_audio else None)
@@ -306,7 +318,8 @@ def cmd_video(args: argparse.Namespace) -> int:
                      f", {stats.skipped} skipped" if stats.skipped else "")
         _emit(args, {"frames": stats.frames_out, "skipped": stats.skipped, "fps": round(stats.fps, 2),
                      "seconds": round(stats.seconds, 3), "output": out, "partial": stats.interrupted,
-                     "device": engine.device, "style": style.name, "audio": sink.audio_mode,
+                     "device": engine.device, "threads": engine.cpu_threads, "style": style.name,
+                     "audio": sink.audio_mode,
                      "input_frames_announced": expected, "input_truncated": truncated,
                      "stage_ms": {k: round(v, 2) for k, v in stats.stages().items()}})
     if stats.interrupted:
@@ -327,7 +340,7 @@ def cmd_image(args: argparse.Namespace) -> int:
         raise UserError(f"{args.input} is not an image or a folder of images; use `stylecam video` for videos")
     bank, style, mix = _bank_and_style(args)
     settings = _settings(args, mix)
-    engine = OrtEngine(bank, args.device)
+    engine = OrtEngine(bank, args.device, threads=args.threads)
     engine.check_size(*target_size(settings.size, *src.size), {bank[i].model for i in mix})
     out = Path(args.output)
     if not src.is_folder and out.is_dir():

@@ -19,7 +19,7 @@ from . import tiles
 from .devices import AUTO_ORDER, DEVICES, PROVIDER
 from .errors import UserError
 from .modelfile import TILE_INPUTS, TILE_OUTPUT, ModelInfo, fp16_variant, read_model_info, tile_feeds
-from .session import make_session
+from .session import cpu_threads, make_session
 from .styles import StyleBank
 
 log = logging.getLogger("stylecam")
@@ -146,6 +146,11 @@ class OrtEngine:
                     raise
         raise UserError("no onnxruntime device could load the model; " + "; ".join(tried))
 
+    @property
+    def cpu_threads(self) -> int | None:
+        """Intra-op threads of the CPU sessions; None on a GPU."""
+        return cpu_threads(self.threads) if self.device == "cpu" else None
+
     def _runner(self, path: str, read: Callable[[str], ModelInfo] | None = None) -> _Runner:
         """The cached runner of a model file (`read` gives the info of files outside the bank)."""
         r = self._runners.get(path)
@@ -216,10 +221,12 @@ class OrtEngine:
                     y, seen[path] = runner.run_with_stats(feeds, (given or {}).get(path))
                 else:
                     y = runner.run(feeds)
-            y = fr.nchw_to_hwc(y)[:h, :w]
-            acc = y * gw if acc is None else acc + y * gw
+            y = y[0]  # (3, H, W): mixing stays planar, the way back to HWC uint8 is one pass at the end
+            if len(groups) > 1:
+                y = y * gw
+            acc = y if acc is None else acc + y
         assert acc is not None
-        out = fr.to_uint8(acc)
+        out = fr.nchw_to_uint8(acc, h, w)
         if preserve_color:
             out = fr.preserve_color(frame, out)
         return fr.blend(frame, out, strength)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .controller import Action, Controller, ResolutionGovernor  # stdlib-only, cheap to import
+from .cli import whole_number
 from .devices import DEVICES
 from .errors import UserError
 from .settings import STABILIZE_STRENGTH
@@ -58,6 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vcam", action="store_true", help="send the output to a virtual camera from the start (v toggles)")
     parser.add_argument("--record", metavar="OUT.mp4", help="record the output from the start (r toggles)")
     parser.add_argument("--device", default="auto", choices=DEVICES, help="default: auto")
+    parser.add_argument("--threads", type=whole_number, default=None, metavar="N",
+                        help="CPU inference threads (default: one per physical core)")
     parser.add_argument("--strength", type=float, default=1.0, help="style strength 0..1 (default: 1; + and - change it)")
     parser.add_argument("--preserve-color", action="store_true", help="keep the camera's colours (c toggles)")
     parser.add_argument("--stabilize", nargs="?", type=float, const=STABILIZE_STRENGTH, default=None,
@@ -303,7 +306,7 @@ def run(args: argparse.Namespace, hardware: Hardware = Hardware()) -> int:
         start = next(s.index for s in bank.styles if s.image)  # the user's own image: show it first
     else:
         start = 0
-    engine = OrtEngine(bank, args.device)
+    engine = OrtEngine(bank, args.device, threads=args.threads)
     controller = hardware.controller(bank, style=start, size=size, strength=args.strength, alpha=args.alpha,
                                      preserve_color=args.preserve_color, stabilize=args.stabilize is not None,
                                      recording=bool(args.record), vcam=args.vcam)

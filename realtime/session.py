@@ -76,13 +76,18 @@ def providers(device: str) -> list[Any]:
     raise UserError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}")
 
 
+def cpu_threads(threads: int | None = None) -> int:
+    """The intra-op threads a CPU session gets: those asked for, else one per physical core."""
+    return threads or physical_cores()
+
+
 def make_session(path: str, device: str, threads: int | None = None):
     """An onnxruntime session that really runs on `device`, or UserError naming what is missing."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.intra_op_num_threads = threads or physical_cores()
+    opts.intra_op_num_threads = cpu_threads(threads)
     opts.inter_op_num_threads = 1
     # Idle ORT workers otherwise spin after each run and steal the cores that the
     # reader, stabilizer and encoder threads need next (measured: stabilizer 20 -> 8 ms).

@@ -38,6 +38,18 @@ def test_video_with_cin_style_by_number_and_options(clip, tiny_model, tmp_path, 
     assert probe(out)["width"] == 64 and probe(out)["audio_seconds"] is None
 
 
+def test_threads_reach_the_engine_and_bad_counts_exit_2(clip, ff, tmp_path, capsys):
+    src = clip(frames=3, audio=False)
+    assert main(["video", str(src), "-o", str(tmp_path / "o.mp4"), "--model", ff, "--threads", "1", "--json",
+                 "--device", "cpu"]) == 0
+    assert json.loads(capsys.readouterr().out)["threads"] == 1
+    with pytest.raises(SystemExit) as stop:  # argparse's own usage error
+        main(["video", str(src), "-o", str(tmp_path / "p.mp4"), "--model", ff, "--threads", "0"])
+    assert stop.value.code == 2
+    assert "--threads: '0' is not a whole number of 1 or more" in capsys.readouterr().err
+    assert not (tmp_path / "p.mp4").exists()
+
+
 def test_odd_size_rotated_clip_comes_back_at_its_size(tmp_path, ff, capsys):
     src = make_clip(tmp_path / "odd.mp4", frames=5, size=(123, 77), rotation=90)
     out = tmp_path / "odd-out.mp4"

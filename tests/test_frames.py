@@ -25,15 +25,23 @@ def test_nchw_round_trip_is_lossless(img):
     assert t.shape == (1, 3, 77, 123) and t.dtype == np.float32
     assert 0.0 <= t.min() and t.max() <= 1.0
     assert np.allclose(t[0, 0], img[..., 0] / 255.0, atol=1e-6)
-    out = fr.to_uint8(fr.nchw_to_hwc(t))  # the engine's way back
+    out = fr.nchw_to_uint8(t)  # the engine's way back
     assert np.array_equal(out, img) and out.flags.c_contiguous
 
 
 def test_back_to_uint8_clips_overshoot():
     t = np.full((1, 3, 4, 4), 1.7, np.float32)
     t[0, 1] = -0.3
-    out = fr.to_uint8(fr.nchw_to_hwc(t))
+    out = fr.nchw_to_uint8(t)
     assert out[..., 0].min() == 255 and out[..., 1].max() == 0
+
+
+def test_back_to_uint8_crops_the_top_left_and_rounds(img):
+    t = fr.to_nchw(img)
+    t[0, 2] += 0.4 / 255.0  # rounds back down to the pixel
+    out = fr.nchw_to_uint8(t[0], 50, 60)  # a planar (3, H, W) mix works too
+    assert out.shape == (50, 60, 3) and out.flags.c_contiguous
+    assert np.array_equal(out, img[:50, :60])
 
 
 @pytest.mark.parametrize("multiple", [1, 4, 8, 16])
