@@ -28,10 +28,15 @@ from stylecam.realtime.modelfile import builtin_models, read_model_info  # noqa:
 SIZES = {"320x240": (240, 320), "640x360": (360, 640), "1280x720": (720, 1280)}
 
 
-def _session(path: str, threads: int) -> ort.InferenceSession:
+def _session(path: str, threads: int, spin: bool = False) -> ort.InferenceSession:
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.intra_op_num_threads = threads
+    # Sessions timed in alternation each own a thread pool; with spinning on, the idle pools' workers
+    # keep spinning through the next model's run and steal its cores (measured: release 4 at 2
+    # threads 19.9 -> 31.8 ms in runs minutes apart, the 1-thread figure steady). The engine runs
+    # with spinning off too (realtime/session.py).
+    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     so.log_severity_level = 3
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
@@ -55,10 +60,10 @@ def _feed(sess: ort.InferenceSession, h: int, w: int) -> dict[str, np.ndarray]:
     return feed
 
 
-def time_models(paths: list[str], h: int, w: int, threads: int, runs: int) -> list[float]:
+def time_models(paths: list[str], h: int, w: int, threads: int, runs: int, spin: bool = False) -> list[float]:
     """Median ms per run of each model, timed in alternation (one run of each per round) so that a
     noisy neighbour slows all of them alike; 10 warm-up runs each first."""
-    sessions = [_session(p, threads) for p in paths]
+    sessions = [_session(p, threads, spin) for p in paths]
     feeds = [_feed(s, h, w) for s in sessions]
     for s, f in zip(sessions, feeds):
         for _ in range(10):
@@ -92,6 +97,7 @@ def main() -> int:
     ap.add_argument("--sizes", default="320x240,640x360,1280x720")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--runs", type=int, default=40)
+    ap.add_argument("--spin", action="store_true", help="let idle onnxruntime workers spin (its default; off in the engine)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     models = args.model or [str(p) for p in builtin_models() if not p.name.endswith(".fp16.onnx")]
@@ -100,7 +106,7 @@ def main() -> int:
     for size in args.sizes.split(","):
         h, w = SIZES.get(size) or tuple(int(v) for v in size.split("x"))[::-1]
         timed = ([peer] if peer else []) + models
-        ms_all = time_models(timed, h, w, args.threads, args.runs)
+        ms_all = time_models(timed, h, w, args.threads, args.runs, args.spin)
         peer_ms = ms_all.pop(0) if peer else None
         if peer:
             rows.append({"model": "peer:" + Path(peer).name, "size": size, "ms": round(peer_ms, 2),
@@ -111,9 +117,10 @@ def main() -> int:
                          "fps": round(1000 / ms, 1),
                          "speedup_vs_peer": round(peer_ms / ms, 2) if peer_ms else None})
     if args.json:
-        print(json.dumps({"threads": args.threads, "rows": rows}))
+        print(json.dumps({"threads": args.threads, "spin": args.spin, "rows": rows}))
     else:
-        print(f"net-only CPU inference, onnxruntime {ort.__version__}, {args.threads} threads, median of {args.runs}, timed in alternation")
+        print(f"net-only CPU inference, onnxruntime {ort.__version__}, {args.threads} threads (spinning {'on' if args.spin else 'off'}), "
+              f"median of {args.runs}, timed in alternation")
         print(f"{'model':34} {'size':>9} {'ms':>8} {'fps':>7} {'x peer':>7}")
         for r in rows:
             print(f"{r['model'][:34]:34} {r['size']:>9} {r['ms']:>8.1f} {r['fps']:>7.1f} "
