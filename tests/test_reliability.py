@@ -262,7 +262,7 @@ def test_pooled_tile_statistics_are_the_whole_pictures():
 
 
 @pytest.mark.parametrize("model,size,tile,overlap,bound", [
-    ("cpu-cin-12.onnx", 1024, 400, 64, 3.0),  # measured (release 4): 1.7 levels apart on whole-picture statistics, 10.8 on the tiles' own
+    ("cpu-cin-12.onnx", 1024, 400, 64, 3.0),  # measured (release 5): 1.7 levels apart on whole-picture statistics, 11.3 on the tiles' own
     ("adain.onnx", 512, 320, 128, 3.0),       # 2.3, against 8.4 (overlap as in real tiles: VGG sees far past a border)
 ])
 def test_tiled_shipped_model_agrees_with_whole_and_seams_are_no_worse(model, size, tile, overlap, bound):
