@@ -33,9 +33,9 @@ def _session(path: str, threads: int, spin: bool = False) -> ort.InferenceSessio
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.intra_op_num_threads = threads
     # Sessions timed in alternation each own a thread pool; with spinning on, the idle pools' workers
-    # keep spinning through the next model's run and steal its cores (measured: release 4 at 2
-    # threads 19.9 -> 31.8 ms in runs minutes apart, the 1-thread figure steady). The engine runs
-    # with spinning off too (realtime/session.py).
+    # keep spinning through the next model's run and steal its cores (measured, four runs back to
+    # back, off / on / off / on: release 4 at 2 threads 15.7 / 39.5 / 14.4 / 29.8 ms, the peer
+    # 105 / 140 / 100 / 141 ms). The engine runs with spinning off too (realtime/session.py).
     so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     so.log_severity_level = 3
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])

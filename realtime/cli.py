@@ -111,7 +111,7 @@ def _forward_export(argv: list[str]) -> int:
 
 
 # -- parser --------------------------------------------------------------------------------
-def whole_number(text: str) -> int:
+def _whole_number(text: str) -> int:
     try:
         n = int(text)
     except ValueError:
@@ -119,6 +119,12 @@ def whole_number(text: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
     return n
+
+
+def add_threads_option(p: argparse.ArgumentParser) -> None:
+    """--threads, shared by video/image and live (whose options live in live.py)."""
+    p.add_argument("--threads", type=_whole_number, default=None, metavar="N",
+                   help="CPU inference threads (default: one per physical core)")
 
 
 def _common_render(p: argparse.ArgumentParser) -> None:
@@ -137,8 +143,7 @@ def _common_render(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", metavar="WxH|SCALE",
                    help="inference size, e.g. 640x360 or 0.5; output keeps the input size")
     p.add_argument("--device", default="auto", choices=DEVICES)
-    p.add_argument("--threads", type=whole_number, default=None, metavar="N",
-                   help="CPU inference threads (default: one per physical core)")
+    add_threads_option(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or info logs")
 
