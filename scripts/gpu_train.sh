@@ -62,12 +62,14 @@ case "$STAGE" in
     cp $STATE_DIR/gpu-cin-12.pt "$OUT/"
     ;;
   cpu-tier)
-    # NETS: name:widths:res-blocks ...; each trains the whole recipe from its own run folder and state.
+    # NETS: name:widths:res-blocks[:VAR=value,...] ...; each trains the whole recipe from its own run folder
+    # and state; the VARs (STYLE_WEIGHT, TV_WEIGHT, CONTENT_LAYERS, CONTENT_WEIGHT) override its defaults.
     # At batch 4 one run leaves the GPU mostly idle, so the candidates share it side by side.
     pids=()
     for spec in ${NETS:-e:12,32:4}; do
-      IFS=: read -r name widths blocks <<<"$spec"
-      OUT=$RUNS/cpu-tier-$name STATE=$STATE_DIR/cpu-tier-$name.pt DATA=$DATA DEVICE=$DEVICE PRECISION=bf16 THREADS=2 \
+      IFS=: read -r name widths blocks vars <<<"$spec"
+      # shellcheck disable=SC2086
+      env ${vars//,/ } OUT=$RUNS/cpu-tier-$name STATE=$STATE_DIR/cpu-tier-$name.pt DATA=$DATA DEVICE=$DEVICE PRECISION=bf16 THREADS=2 \
         NET="--widths $widths --res-blocks $blocks --padding zeros" MAX_MINUTES=$MIN \
         bash scripts/train_cpu_tier.sh >"$RUNS/cpu-tier-$name.log" 2>&1 &
       pids+=($!)

@@ -24,6 +24,8 @@ STAGE1_STEPS=${STAGE1_STEPS:-1000}
 STEPS=${STEPS:-8700}
 STYLE_WEIGHT=${STYLE_WEIGHT:-1.5e-6}
 TV_WEIGHT=${TV_WEIGHT:-1e5}
+CONTENT_LAYERS=${CONTENT_LAYERS:-relu3_1}
+CONTENT_WEIGHT=${CONTENT_WEIGHT:-1}
 THREADS=${THREADS:-2}
 DEVICE=${DEVICE:-cpu}
 PRECISION=${PRECISION:-auto}
@@ -47,7 +49,7 @@ train() {
     --content-dir "$DATA/content" --out "$OUT" --state "$STATE" \
     --arch fast $NET --subpixel-up \
     --style-size 512 --lr 2e-3 \
-    --content-layers relu3_1 --style-layers relu1_1,relu2_1,relu3_1,relu4_1 \
+    --content-layers "$CONTENT_LAYERS" --content-weight "$CONTENT_WEIGHT" --style-layers relu1_1,relu2_1,relu3_1,relu4_1 \
     --style-weight "$STYLE_WEIGHT" --tv-weight "$TV_WEIGHT" \
     --checkpoint-every 250 --checkpoint-minutes 10 --sample-every 500 --seed 1 \
     --threads "$THREADS" --device "$DEVICE" --precision "$PRECISION" $(minutes_left) "${resume[@]}" --json "$@"
