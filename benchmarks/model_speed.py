@@ -24,21 +24,9 @@ import onnxruntime as ort
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from stylecam.realtime.modelfile import builtin_models, read_model_info  # noqa: E402
+from stylecam.realtime.session import make_session  # noqa: E402
 
 SIZES = {"320x240": (240, 320), "640x360": (360, 640), "1280x720": (720, 1280)}
-
-
-def _session(path: str, threads: int, spin: bool = False) -> ort.InferenceSession:
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.intra_op_num_threads = threads
-    # Sessions timed in alternation each own a thread pool; with spinning on, the idle pools' workers
-    # keep spinning through the next model's run and steal its cores (measured, four runs back to
-    # back, off / on / off / on: release 4 at 2 threads 15.7 / 39.5 / 14.4 / 29.8 ms, the peer
-    # 105 / 140 / 100 / 141 ms). The engine runs with spinning off too (realtime/session.py).
-    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
-    so.log_severity_level = 3
-    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
 
 def _feed(sess: ort.InferenceSession, h: int, w: int) -> dict[str, np.ndarray]:
@@ -63,7 +51,12 @@ def _feed(sess: ort.InferenceSession, h: int, w: int) -> dict[str, np.ndarray]:
 def time_models(paths: list[str], h: int, w: int, threads: int, runs: int, spin: bool = False) -> list[float]:
     """Median ms per run of each model, timed in alternation (one run of each per round) so that a
     noisy neighbour slows all of them alike; 10 warm-up runs each first."""
-    sessions = [_session(p, threads, spin) for p in paths]
+    # The engine's own CPU sessions (realtime/session.py), so the figures are the product's. Each owns
+    # a thread pool; with spinning on, the idle pools' workers keep spinning through the next model's
+    # run and steal its cores (measured, four runs back to back, off / on / off / on: release 4 at
+    # 2 threads 15.7 / 39.5 / 14.4 / 29.8 ms, the peer 105 / 140 / 100 / 141 ms), so it stays off
+    # as in the engine unless --spin.
+    sessions = [make_session(p, "cpu", threads, spin=spin) for p in paths]
     feeds = [_feed(s, h, w) for s in sessions]
     for s, f in zip(sessions, feeds):
         for _ in range(10):

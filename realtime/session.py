@@ -81,8 +81,9 @@ def cpu_threads(threads: int | None = None) -> int:
     return threads or physical_cores()
 
 
-def make_session(path: str, device: str, threads: int | None = None):
-    """An onnxruntime session that really runs on `device`, or UserError naming what is missing."""
+def make_session(path: str, device: str, threads: int | None = None, *, spin: bool = False):
+    """An onnxruntime session that really runs on `device`, or UserError naming what is missing.
+    `spin` restores onnxruntime's default of spinning idle workers (benchmarks/model_speed.py --spin)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -91,7 +92,7 @@ def make_session(path: str, device: str, threads: int | None = None):
     opts.inter_op_num_threads = 1
     # Idle ORT workers otherwise spin after each run and steal the cores that the
     # reader, stabilizer and encoder threads need next (measured: stabilizer 20 -> 8 ms).
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     opts.log_severity_level = 3
     ort.set_default_logger_severity(3)  # its provider-fallback warning would precede our own hint
     try:
