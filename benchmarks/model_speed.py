@@ -23,7 +23,7 @@ import numpy as np
 import onnxruntime as ort
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from stylecam.realtime.modelfile import builtin_models, read_model_info  # noqa: E402
+from stylecam.realtime.modelfile import TILE_INPUTS, builtin_models, read_model_info, tile_feeds  # noqa: E402
 from stylecam.realtime.session import make_session  # noqa: E402
 
 SIZES = {"320x240": (240, 320), "640x360": (360, 640), "1280x720": (720, 1280)}
@@ -45,6 +45,8 @@ def _feed(sess: ort.InferenceSession, h: int, w: int) -> dict[str, np.ndarray]:
             feed[i.name] = rng.random((1, i.shape[-1]), dtype=np.float32) + 0.1
         elif i.name == "alpha":
             feed[i.name] = np.ones((1,), np.float32)
+        elif i.name == TILE_INPUTS[0]:  # whole frames: the picture's own statistics, as the engine runs them
+            feed.update(tile_feeds(i.shape[-1] // 2))
     return feed
 
 
