@@ -74,3 +74,41 @@ def tv_loss(img: torch.Tensor) -> torch.Tensor:
     dh = (img[:, :, 1:, :] - img[:, :, :-1, :]).abs().mean()
     dw = (img[:, :, :, 1:] - img[:, :, :, :-1]).abs().mean()
     return dh + dw
+
+
+def sample_columns(feat: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """(B,C,H,W) or (B,C,N) -> (B,C,n): n feature vectors per image at random positions (all if fewer)."""
+    f = feat.reshape(feat.shape[0], feat.shape[1], -1)
+    if f.shape[2] <= n:
+        return f
+    pick = torch.randperm(f.shape[2], generator=generator, device="cpu")[:n].to(f.device)
+    return f.index_select(2, pick)  # index_select's backward (index_add) is far cheaper than fancy indexing's
+
+
+def sliced_wasserstein_loss(feats: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor],
+                            layers: Sequence[str], samples: int = 4096, directions: int = 64, *,
+                            generator: torch.Generator | None = None) -> torch.Tensor:
+    """Sliced Wasserstein distance between feature distributions (Heitz et al. 2021).
+
+    A Gram matrix only pins second moments, which a net can meet with a faint, even texture; the
+    sliced distance compares the whole distribution of feature vectors along random directions
+    (fresh every call), so the painting's rarer, stronger responses (its bright strokes, its second
+    and third colours) must appear too. targets[l] is (B,C,M): feature vectors of each image's
+    painting. Both sides are subsampled to the same count, so the sorted projections align. Each
+    layer's distance is divided by the target projections' mean square, so every layer counts alike
+    (raw, relu4_1's would outweigh relu1_1's, the layer of colours and fine marks, by ~100x).
+    `directions` per layer and call (the paper takes C; sorting is the cost, and fresh directions
+    every step cover the rest over a run).
+    """
+    total = 0.0
+    for l in layers:
+        y, t = feats[l], targets[l]
+        c = y.shape[1]
+        n = min(samples, y.shape[2] * y.shape[3] if y.dim() == 4 else y.shape[2], t.shape[2])
+        ys, ts = sample_columns(y, n, generator), sample_columns(t, n, generator).to(y.dtype)
+        v = torch.randn(c, min(c, directions), generator=generator, device="cpu").to(y.device, y.dtype)
+        v = v / v.norm(dim=0, keepdim=True)  # unit directions, one per column
+        py = torch.matmul(v.t(), ys).sort(dim=2).values
+        pt = torch.matmul(v.t(), ts).sort(dim=2).values
+        total = total + F.mse_loss(py, pt) / pt.pow(2).mean().clamp_min(1e-8)
+    return total

@@ -54,6 +54,8 @@ class TrainConfig:
     tv_weight: float = 0.0
     temporal_weight: float = 0.0                    # warp-consistency loss (export/temporal_loss.py); 0: off
     temporal_noise: float = 0.0                     # std of the noise its second frame gets, in [0, 1] units
+    swd_weight: float = 0.0                         # sliced Wasserstein style term beside the Gram one; 0: off
+    swd_samples: int = 4096                         # feature vectors per image and layer it compares
     content_layers: list[str] = field(default_factory=list)
     style_layers: list[str] = field(default_factory=list)
     seed: int = 0
@@ -98,6 +100,8 @@ class TrainConfig:
             raise UserError("--temporal-weight must be >= 0, and is for feedforward/cin nets (not adain)")
         if not 0 <= self.temporal_noise <= 0.2:
             raise UserError(f"--temporal-noise must be between 0 and 0.2 (a std in [0,1] units), got {self.temporal_noise}")
+        if self.swd_weight < 0 or (self.swd_weight > 0 and self.kind == "adain") or self.swd_samples < 16:
+            raise UserError("--swd-weight must be >= 0 and is for feedforward/cin nets (not adain); --swd-samples >= 16")
         if self.image_size < 32 or self.batch < 1 or self.steps < 0:
             raise UserError("--image-size must be >= 32, --batch >= 1, --steps >= 0")
         if self.content_size and self.content_size < self.image_size:
@@ -201,19 +205,31 @@ class Trainer:
 
     def _style_targets(self) -> None:
         grams: dict[str, list[torch.Tensor]] = {l: [] for l in self.cfg.style_layers}
+        # For the sliced Wasserstein term: a fixed random subset of each painting's feature vectors
+        # (twice what a step compares, so steps draw different ones), kept rather than the whole map.
+        keep = 2 * self.cfg.swd_samples
+        swd: dict[str, list[torch.Tensor]] = {l: [] for l in self.cfg.style_layers}
+        g = torch.Generator().manual_seed(self.cfg.seed)
         with torch.no_grad():
             for s in self.cfg.styles:
                 img = load_style(s, self.cfg.style_size).to(self.device)
                 feats = self.vgg(img, self.cfg.style_layers)
                 for l in self.cfg.style_layers:
-                    grams[l].append(L.gram_matrix(feats[l])[0])
+                    f = feats[l].float()
+                    grams[l].append(L.gram_matrix(f)[0])
+                    if self.cfg.swd_weight > 0:
+                        swd[l].append(L.sample_columns(f, keep, g)[0])
         self.grams = {l: torch.stack(g) for l, g in grams.items()}  # (S, C, C)
+        # (S, C, M), M the smallest count kept over the paintings, so one tensor holds them all
+        self.swd_targets = {l: torch.stack([f[:, : min(x.shape[1] for x in v)] for f in v])
+                            for l, v in swd.items() if v}
+        self.swd_gen = torch.Generator().manual_seed(self.cfg.seed + 1)
 
     # ------------------------------------------------------------------ steps
     def _losses(self, x: torch.Tensor, idx: torch.Tensor | None = None, style: torch.Tensor | None = None,
                 style_stats: StyleStats | None = None) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
         cfg = self.cfg
-        lt = None
+        lt = lswd = None
         if cfg.kind == "adain":
             # x: cached relu4_1 content features; style: view indices into the style statistics
             stats = (style_stats or self.style_stats).batch(style.cpu())
@@ -237,6 +253,9 @@ class Trainer:
                 fx = {l: v.float() for l, v in fx.items()}
                 lc = L.content_loss(fy, fx, cfg.content_layers)
                 ls = L.gram_style_loss(fy, {l: g[idx] for l, g in self.grams.items()}, cfg.style_layers)
+                lswd = (L.sliced_wasserstein_loss(fy, {l: t[idx] for l, t in self.swd_targets.items()},
+                                                  cfg.style_layers, cfg.swd_samples, generator=self.swd_gen)
+                        if cfg.swd_weight > 0 else None)
             if cfg.temporal_weight > 0:
                 x2, grid = TL.warped_pair(x, noise=cfg.temporal_noise)
                 lt = TL.temporal_loss(y.float(), self.net(x2, w).float(), grid)
@@ -245,9 +264,13 @@ class Trainer:
         total = cfg.content_weight * lc + cfg.style_weight * ls + cfg.tv_weight * ltv
         if lt is not None:
             total = total + cfg.temporal_weight * lt
+        if lswd is not None:
+            total = total + cfg.swd_weight * lswd
         parts = {"content": lc.item(), "style": ls.item(), "tv": ltv.item(), "total": total.item()}
         if lt is not None:
             parts["temporal"] = lt.item()
+        if lswd is not None:
+            parts["swd"] = lswd.item()
         return total, parts, y
 
     def _sample_inputs(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:

@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--temporal-noise", type=float, default=0.0,
                            help="std (0..0.2, [0,1] units) of noise added to the loss's second frame, so camera and codec "
                                 "noise does not boil into texture on still scenes (e.g. 0.015)")
+            q.add_argument("--swd-weight", type=float, default=0.0,
+                           help="weight of a sliced Wasserstein style term beside the Gram one: matches the whole "
+                                "distribution of the painting's features, not just their Gram (0 = off)")
+            q.add_argument("--swd-samples", type=int, default=4096,
+                           help="feature vectors per image and layer the sliced Wasserstein term compares (default 4096)")
     return p
 
 
@@ -107,7 +112,8 @@ def main(argv: Sequence[str]) -> int:
             content_size=args.content_size, style_size=args.style_size,
             batch=args.batch, steps=args.steps, lr=args.lr, content_weight=args.content_weight,
             style_weight=args.style_weight, tv_weight=args.tv_weight,
-            temporal_weight=getattr(args, "temporal_weight", 0.0), temporal_noise=getattr(args, "temporal_noise", 0.0), content_layers=args.content_layers or [],
+            temporal_weight=getattr(args, "temporal_weight", 0.0), temporal_noise=getattr(args, "temporal_noise", 0.0),
+            swd_weight=getattr(args, "swd_weight", 0.0), swd_samples=getattr(args, "swd_samples", 4096), content_layers=args.content_layers or [],
             style_layers=args.style_layers or [], seed=args.seed, checkpoint_every=args.checkpoint_every,
             sample_every=args.sample_every, amp=args.amp, channels_last=args.channels_last, max_images=args.max_images,
             precision=args.precision, checkpoint_minutes=args.checkpoint_minutes, state=args.state,

@@ -47,6 +47,37 @@ def test_mean_std_puts_eps_inside_sqrt():
     assert torch.isfinite(flat.grad).all()
 
 
+def test_sliced_wasserstein_sees_what_a_gram_matrix_cannot():
+    """Two feature maps with the same Gram matrix but different distributions: +-1 everywhere
+    against 0 or +-sqrt(2). The Gram loss calls them equal; the sliced distance does not. A
+    spatial shuffle of the same values is the same distribution: distance zero."""
+    g = torch.Generator().manual_seed(0)
+    signs = torch.randint(0, 2, (1, 1, 32, 32), generator=g).float() * 2 - 1
+    two_level = signs  # values +-1: second moment 1
+    three_level = signs * (2 ** 0.5) * (torch.arange(32 * 32).view(1, 1, 32, 32) % 2)  # 0 or +-sqrt(2): also 1
+    assert L.gram_matrix(two_level).item() == pytest.approx(L.gram_matrix(three_level).item())
+    target = {"relu1_1": two_level.reshape(1, 1, -1)}
+    shuffled = two_level.reshape(-1)[torch.randperm(32 * 32, generator=g)].view(1, 1, 32, 32)
+    same = L.sliced_wasserstein_loss({"relu1_1": shuffled}, target, ["relu1_1"], generator=g)
+    other = L.sliced_wasserstein_loss({"relu1_1": three_level}, target, ["relu1_1"], generator=g)
+    assert same.item() == pytest.approx(0.0, abs=1e-6)
+    assert other.item() > 0.1
+
+
+def test_sliced_wasserstein_layers_count_alike_and_gradients_flow():
+    g = torch.Generator().manual_seed(1)
+    t = torch.rand(2, 8, 500, generator=g)
+    y = torch.rand(2, 8, 16, 16, generator=g, requires_grad=True)
+    small = L.sliced_wasserstein_loss({"a": y}, {"a": t}, ["a"], samples=256,
+                                      generator=torch.Generator().manual_seed(5))
+    big = L.sliced_wasserstein_loss({"a": y * 100}, {"a": t * 100}, ["a"], samples=256,
+                                    generator=torch.Generator().manual_seed(5))
+    assert big.item() == pytest.approx(small.item(), rel=1e-4)  # a layer's scale does not weigh it
+    small.backward()
+    assert y.grad is not None and y.grad.abs().sum() > 0
+    assert L.sample_columns(y, 10).shape == (2, 8, 10) and L.sample_columns(t, 900).shape == (2, 8, 500)
+
+
 def test_cin_one_hot_equals_plain_instance_norm_with_that_row():
     torch.manual_seed(0)
     norm = CondInstanceNorm(4, n_styles=3)

@@ -89,6 +89,17 @@ def test_short_training_lowers_loss(data, tmp_path, kind, steps):
     assert summary["validation"]["style"] > 0 and Path(summary["samples"]).is_file()
 
 
+def test_sliced_wasserstein_term_trains_and_is_checked(data, tmp_path):
+    tr = Trainer(_cfg(data, tmp_path / "swd", "cin", steps=6, swd_weight=1e3, swd_samples=64), device="cpu")
+    assert set(tr.swd_targets) == set(tr.cfg.style_layers)
+    assert all(t.shape[0] == 2 and t.shape[2] <= 128 for t in tr.swd_targets.values())  # a row per painting
+    summary = tr.run()
+    assert summary["step"] == 6 and all("swd" in h for h in tr.history if "style" in h)
+    assert Trainer(_cfg(data, tmp_path / "noswd", "cin", steps=1), device="cpu").swd_targets == {}
+    with pytest.raises(UserError, match="swd-weight"):
+        _cfg(data, tmp_path / "bad", "cin", swd_weight=-1.0).resolved()
+
+
 def test_resume_continues_from_saved_step(data, tmp_path):
     out = tmp_path / "run"
     t1 = Trainer(_cfg(data, out, "cin", steps=4), device="cpu")
