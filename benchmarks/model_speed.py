@@ -119,7 +119,7 @@ def main() -> int:
         print(f"{'model':34} {'size':>9} {'ms':>8} {'fps':>7} {'x peer':>7}")
         for r in rows:
             print(f"{r['model'][:34]:34} {r['size']:>9} {r['ms']:>8.1f} {r['fps']:>7.1f} "
-                  f"{(r['speedup_vs_peer'] or float('nan')):>7.2f}")
+                  + (f"{r['speedup_vs_peer']:>7.2f}" if r["speedup_vs_peer"] else f"{'-':>7}"))
     return 0
 
 
