@@ -10,8 +10,11 @@ the same frames and the same painting files in the same run. Scores use the shar
 (export/vgg.py): the style ratio is the Gram style loss over relu1_1..relu5_1 (each Gram normalised
 by C*H*W, squared Frobenius distance, summed over layers; the painting at 512 px long side) of the
 output as a fraction of the unstylized frame's (lower is more like the painting); content loss is
-the relu4_2 feature MSE against the frame. The contact sheet shows the centre of each 640x360
-frame at 1:1 pixels, so strokes appear at the size a viewer sees them.
+the relu4_2 feature MSE against the frame. The same ratio is also given layer by layer
+(`*_layer_ratios`, and medians in the summary): the sum is almost all relu4_1 and relu5_1, whose
+features are the largest, so it barely sees colours and fine marks; relu1_1 and relu2_1 do. The
+contact sheet shows the centre of each 640x360 frame at 1:1 pixels, so strokes appear at the size a
+viewer sees them.
 """
 from __future__ import annotations
 
@@ -61,10 +64,17 @@ class Scorer:
     @torch.no_grad()
     def score(self, out: np.ndarray, photo_feats: dict[str, torch.Tensor], target: dict[str, torch.Tensor]
               ) -> tuple[float, float]:
+        per_layer, content = self.score_layers(out, photo_feats, target)
+        return sum(per_layer.values()), content
+
+    @torch.no_grad()
+    def score_layers(self, out: np.ndarray, photo_feats: dict[str, torch.Tensor], target: dict[str, torch.Tensor]
+                     ) -> tuple[dict[str, float], float]:
+        """The style loss layer by layer: the sum is ~99 % relu4_1 + relu5_1 (their features are the
+        largest), so it says little about colours and fine marks, which live at relu1_1 / relu2_1."""
         f = self.feats(out)
-        style = float(L.gram_style_loss(f, target, STYLE_LAYERS))
-        content = float(L.content_loss(f, photo_feats, [CONTENT_LAYER]))
-        return style, content
+        per_layer = {l: float(L.gram_style_loss(f, target, [l])) for l in STYLE_LAYERS}
+        return per_layer, float(L.content_loss(f, photo_feats, [CONTENT_LAYER]))
 
 
 def style_file(name: str, styles_dir: Path) -> Path | None:
@@ -225,13 +235,17 @@ def main() -> int:
             for i, (img, pf) in enumerate(zip(photos, photo_feats)):
                 with torch.no_grad():  # the photo's own features are already at hand
                     acc.setdefault("photo_style", []).append(float(L.gram_style_loss(pf, target, STYLE_LAYERS)))
+                    for l in STYLE_LAYERS:
+                        acc.setdefault(f"photo_{l}", []).append(float(L.gram_style_loss(pf, target, [l])))
                 outs = {name: e.stylize(img, {s.index: 1.0}) for name, e in engines.items()}
                 if (k, i) in peer_out:
                     outs["peer"] = peer_out[(k, i)]
                 for name, out in outs.items():
-                    a, b = scorer.score(out, pf, target)
-                    acc.setdefault(f"{name}_style", []).append(a)
+                    per_layer, b = scorer.score_layers(out, pf, target)
+                    acc.setdefault(f"{name}_style", []).append(sum(per_layer.values()))
                     acc.setdefault(f"{name}_content", []).append(b)
+                    for l, v in per_layer.items():
+                        acc.setdefault(f"{name}_{l}", []).append(v)
                 if args.gatys_steps and i < args.gatys_photos:
                     g = gatys_output(img, sp, args.gatys_steps, Path(args.gatys_cache), held[i].stem)
                     a, b = scorer.score(g, pf, target)
@@ -244,6 +258,9 @@ def main() -> int:
                     row[f"{name}_ratio"] = float(np.mean(acc[f"{name}_style"]) / np.mean(acc["photo_style"][:n]))
                 if f"{name}_content" in acc:
                     row[f"{name}_content"] = float(np.mean(acc[f"{name}_content"]))
+                if f"{name}_{STYLE_LAYERS[0]}" in acc:  # the same ratio, one layer at a time
+                    row[f"{name}_layer_ratios"] = {l: float(np.mean(acc[f"{name}_{l}"]) / np.mean(acc[f"photo_{l}"]))
+                                                   for l in STYLE_LAYERS}
             row["photo_style"] = photo_style
             row["passes"] = row["ours_ratio"] <= args.bar
             rows.append(row)
@@ -257,9 +274,14 @@ def main() -> int:
                    "worst_ratio": float(np.max([x["ours_ratio"] for x in r])),
                    "styles_at_or_below_bar": sum(x["passes"] for x in r), "styles": len(r),
                    "median_content": float(np.median([x["ours_content"] for x in r]))}
+        f["median_layer_ratios"] = {l: float(np.median([x["ours_layer_ratios"][l] for x in r])) for l in STYLE_LAYERS}
         if all("peer_ratio" in x for x in r):
             f["peer_median_ratio"] = float(np.median([x["peer_ratio"] for x in r]))
             f["styles_at_or_below_peer"] = sum(x["ours_ratio"] <= x["peer_ratio"] for x in r)
+            f["peer_median_layer_ratios"] = {l: float(np.median([x["peer_layer_ratios"][l] for x in r]))
+                                             for l in STYLE_LAYERS}
+            f["styles_at_or_below_peer_by_layer"] = {
+                l: sum(x["ours_layer_ratios"][l] <= x["peer_layer_ratios"][l] for x in r) for l in STYLE_LAYERS}
         if all("baseline_ratio" in x for x in r):
             f["baseline_median_ratio"] = float(np.median([x["baseline_ratio"] for x in r]))
             f["content_vs_baseline"] = float(np.median([x["ours_content"] / x["baseline_content"] for x in r]))
