@@ -11,10 +11,10 @@ the same frames and the same painting files in the same run. Scores use the shar
 by C*H*W, squared Frobenius distance, summed over layers; the painting at 512 px long side) of the
 output as a fraction of the unstylized frame's (lower is more like the painting); content loss is
 the relu4_2 feature MSE against the frame. The same ratio is also given layer by layer
-(`*_layer_ratios`, and medians in the summary): the sum is almost all relu4_1 and relu5_1, whose
-features are the largest, so it barely sees colours and fine marks; relu1_1 and relu2_1 do. The
-contact sheet shows the centre of each 640x360 frame at 1:1 pixels, so strokes appear at the size a
-viewer sees them.
+(`*_layer_ratios`, and medians in the summary): the sum is almost all relu4_1 (98 % on release 5's
+outputs: its Gram entries are the largest), so it barely sees colours and fine marks; relu1_1 and
+relu2_1 do. The contact sheet shows the centre of each 640x360 frame at 1:1 pixels, so strokes
+appear at the size a viewer sees them.
 """
 from __future__ import annotations
 
@@ -70,8 +70,8 @@ class Scorer:
     @torch.no_grad()
     def score_layers(self, out: np.ndarray, photo_feats: dict[str, torch.Tensor], target: dict[str, torch.Tensor]
                      ) -> tuple[dict[str, float], float]:
-        """The style loss layer by layer: the sum is ~99 % relu4_1 + relu5_1 (their features are the
-        largest), so it says little about colours and fine marks, which live at relu1_1 / relu2_1."""
+        """The style loss layer by layer: the sum is ~98 % relu4_1 (its Gram entries are the largest),
+        so it says little about colours and fine marks, which live at relu1_1 / relu2_1."""
         f = self.feats(out)
         per_layer = {l: float(L.gram_style_loss(f, target, [l])) for l in STYLE_LAYERS}
         return per_layer, float(L.content_loss(f, photo_feats, [CONTENT_LAYER]))
