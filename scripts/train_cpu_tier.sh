@@ -12,7 +12,7 @@
 # copy in $STATE (kept in the repository) on a fresh machine.
 # MAX_MINUTES bounds the whole script (every stage and phase together), not each train call.
 # DEVICE=cuda PRECISION=bf16 runs the same recipe on a GPU (scripts/gpu_train.sh cpu-tier);
-# NET picks the architecture. Release 5 (shipped): --widths 12,32 --res-blocks 4 --padding zeros, the
+# NET picks the architecture. Release 5 (release 6's first 8,700 steps): --widths 12,32 --res-blocks 4 --padding zeros, the
 # whole recipe from scratch on one H200 in 5.6 min (DEVICE=cuda); release 4 was --widths 16,48 with
 # reflect padding until step 7,366, 6.08 h on 2 CPU cores.
 set -euo pipefail
@@ -21,7 +21,7 @@ S=$DATA/styles
 OUT=${OUT:-runs/cpu-cin-12}
 STATE=${STATE:-state/cpu-cin-12.pt}
 STAGE1_STEPS=${STAGE1_STEPS:-1000}
-STEPS=${STEPS:-8700}
+STEPS=${STEPS:-9600}
 STYLE_WEIGHT=${STYLE_WEIGHT:-1.5e-6}
 TV_WEIGHT=${TV_WEIGHT:-1e5}
 CONTENT_LAYERS=${CONTENT_LAYERS:-relu3_1}
@@ -67,7 +67,10 @@ fi
 # with padding inside the convs (--padding zeros: no Pad passes at run time; the net learns its
 # borders here). Release 5 (NET above) has zero padding from its first step and went through the
 # same phases.
-PHASES=${PHASES:-"4342:1e7 5268:3e7 6736:1.5e7 7366:2.2e7 8300:1.5e7:temporal-noise=0.015,padding=zeros $STEPS:3e7:temporal-noise=0.03,padding=zeros"}
+# Release 6 (shipped) is release 5 (step 8,700) fine-tuned with a sliced Wasserstein style term beside
+# the Gram one (--swd-weight): 500 steps at the last anti-flicker setting, then 400 with more of it
+# (8e7, noise 0.04) to win back the flicker the stronger colours brought.
+PHASES=${PHASES:-"4342:1e7 5268:3e7 6736:1.5e7 7366:2.2e7 8300:1.5e7:temporal-noise=0.015,padding=zeros 8700:3e7:temporal-noise=0.03,padding=zeros 9200:3e7:temporal-noise=0.03,padding=zeros,swd-weight=1e5 $STEPS:8e7:temporal-noise=0.04,padding=zeros,swd-weight=1e5"}
 for phase in $PHASES; do
   IFS=: read -r end weight opts <<<"$phase"
   extra=()
