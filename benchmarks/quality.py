@@ -234,9 +234,10 @@ def main() -> int:
             acc: dict[str, list[float]] = {}
             for i, (img, pf) in enumerate(zip(photos, photo_feats)):
                 with torch.no_grad():  # the photo's own features are already at hand
-                    acc.setdefault("photo_style", []).append(float(L.gram_style_loss(pf, target, STYLE_LAYERS)))
-                    for l in STYLE_LAYERS:
-                        acc.setdefault(f"photo_{l}", []).append(float(L.gram_style_loss(pf, target, [l])))
+                    photo_layers = {l: float(L.gram_style_loss(pf, target, [l])) for l in STYLE_LAYERS}
+                acc.setdefault("photo_style", []).append(sum(photo_layers.values()))
+                for l, v in photo_layers.items():
+                    acc.setdefault(f"photo_{l}", []).append(v)
                 outs = {name: e.stylize(img, {s.index: 1.0}) for name, e in engines.items()}
                 if (k, i) in peer_out:
                     outs["peer"] = peer_out[(k, i)]

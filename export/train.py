@@ -209,7 +209,7 @@ class Trainer:
         # (twice what a step compares, so steps draw different ones), kept rather than the whole map.
         keep = 2 * self.cfg.swd_samples
         swd: dict[str, list[torch.Tensor]] = {l: [] for l in self.cfg.style_layers}
-        g = torch.Generator().manual_seed(self.cfg.seed)
+        pick = torch.Generator().manual_seed(self.cfg.seed)
         with torch.no_grad():
             for s in self.cfg.styles:
                 img = load_style(s, self.cfg.style_size).to(self.device)
@@ -218,7 +218,7 @@ class Trainer:
                     f = feats[l].float()
                     grams[l].append(L.gram_matrix(f)[0])
                     if self.cfg.swd_weight > 0:
-                        swd[l].append(L.sample_columns(f, keep, g)[0])
+                        swd[l].append(L.sample_columns(f, keep, pick)[0])
         self.grams = {l: torch.stack(g) for l, g in grams.items()}  # (S, C, C)
         # (S, C, M), M the smallest count kept over the paintings, so one tensor holds them all
         self.swd_targets = {l: torch.stack([f[:, : min(x.shape[1] for x in v)] for f in v])
