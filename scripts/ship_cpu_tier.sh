@@ -8,8 +8,10 @@ RUN=${RUN:-runs/cpu-cin-12}
 DST=realtime/models/cpu-cin-12.onnx
 S=runs/ship
 mkdir -p $S
-# The release being replaced, kept once as the baseline (content loss, flicker).
-[ -f $S/baseline.onnx ] || cp "$DST" $S/baseline.onnx
+# The baseline every release is judged against (content loss, flicker): the model shipped when
+# issue 11 set the bars (release 1, commit aa6f68f), taken from git history, not from the working tree.
+BASELINE_COMMIT=${BASELINE_COMMIT:-aa6f68f}
+[ -f $S/baseline.onnx ] || { git show "$BASELINE_COMMIT:$DST" > $S/baseline.part && mv $S/baseline.part $S/baseline.onnx; }
 stylecam export "$RUN/checkpoint.pt" -o $S/cpu-cin-12.onnx --name cpu-cin-12 >&2
 peer=()
 [ -n "${PEER_PYTHON:-}" ] && peer=(--peer-python "$PEER_PYTHON")
