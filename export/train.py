@@ -318,6 +318,8 @@ class Trainer:
         }
         state = {"format": CHECKPOINT_FORMAT, **common, "model": trained.state_dict(),
                  "optimizer": self.opt.state_dict(), "history": self.history, "rng": self.rng.bit_generator.state}
+        if getattr(self, "swd_gen", None) is not None:  # the SWD directions, so a resumed run draws what it would have
+            state["swd_rng"] = self.swd_gen.get_state()
         _save_atomic(state, path)
         if self.cfg.state:
             small = {"format": STATE_FORMAT, **common, "history": self.history[-100:],
@@ -347,6 +349,8 @@ class Trainer:
         self.history = ck.get("history", [])
         if "rng" in ck:
             self.rng.bit_generator.state = ck["rng"]
+        if "swd_rng" in ck and getattr(self, "swd_gen", None) is not None:
+            self.swd_gen.set_state(ck["swd_rng"])
         print(f"resumed from {path} at step {self.step}", file=sys.stderr)
 
     def save_samples(self) -> Path:

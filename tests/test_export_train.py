@@ -100,6 +100,20 @@ def test_sliced_wasserstein_term_trains_and_is_checked(data, tmp_path):
         _cfg(data, tmp_path / "bad", "cin", swd_weight=-1.0).resolved()
 
 
+def test_swd_run_resumed_matches_one_uninterrupted(data, tmp_path):
+    """The SWD directions' generator is checkpointed: stopping and resuming changes nothing."""
+    whole = Trainer(_cfg(data, tmp_path / "whole", "cin", steps=4, swd_weight=1e3, swd_samples=64), device="cpu")
+    whole.run()
+    Trainer(_cfg(data, tmp_path / "part", "cin", steps=2, swd_weight=1e3, swd_samples=64), device="cpu").run()
+    ck = tmp_path / "part" / "checkpoint.pt"
+    assert "swd_rng" in torch.load(ck, weights_only=True)
+    rest = Trainer(_cfg(data, tmp_path / "part", "cin", steps=4, swd_weight=1e3, swd_samples=64), device="cpu",
+                   resume=str(ck))
+    rest.run()
+    for (k, v), v2 in zip(whole.net.state_dict().items(), rest.net.state_dict().values()):
+        assert torch.equal(v, v2), k
+
+
 def test_resume_continues_from_saved_step(data, tmp_path):
     out = tmp_path / "run"
     t1 = Trainer(_cfg(data, out, "cin", steps=4), device="cpu")
