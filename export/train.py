@@ -29,7 +29,7 @@ from . import temporal_loss as TL
 from .adain_data import ContentFeatures, StyleStats, content_short_side
 from .data import ImageCache, list_images, load_style, save_grid, split_holdout
 from .errors import UserError
-from .nets import ADAIN_LAYER, AdaINNet, NetConfig, TransformerNet, adain
+from .nets import ADAIN_LAYER, AdaINNet, NetConfig, TransformerNet, adain, load_deeper
 from .vgg import VGG19Features, canonical
 
 KINDS = ("feedforward", "cin", "adain")
@@ -334,14 +334,21 @@ class Trainer:
         if ck["kind"] != self.cfg.kind:
             raise UserError(f"--resume {path} holds a {ck['kind']} model, not {self.cfg.kind}")
         target = self.net.decoder if self.cfg.kind == "adain" else self.net
+        old_blocks = ck.get("net_config", {}).get("n_res")
+        grow = self.cfg.kind != "adain" and old_blocks is not None and old_blocks < self.net.cfg.n_res
         try:
-            target.load_state_dict(fp32_weights(ck))
-            if "optimizer" in ck:
-                self.opt.load_state_dict(ck["optimizer"])
-                for group in self.opt.param_groups:  # this run's --lr, not the saved one
-                    group["lr"] = self.cfg.lr
+            if grow:  # a deeper net resumed from a shallower one (--res-blocks raised)
+                gained = load_deeper(self.net, fp32_weights(ck))
+                print(f"{path} has {old_blocks} residual blocks, this net {self.net.cfg.n_res}: the {gained} new ones "
+                      "start as the identity; the optimiser starts afresh", file=sys.stderr)
             else:
-                print(f"{path} holds weights only: the optimiser starts afresh", file=sys.stderr)
+                target.load_state_dict(fp32_weights(ck))
+                if "optimizer" in ck:
+                    self.opt.load_state_dict(ck["optimizer"])
+                    for group in self.opt.param_groups:  # this run's --lr, not the saved one
+                        group["lr"] = self.cfg.lr
+                else:
+                    print(f"{path} holds weights only: the optimiser starts afresh", file=sys.stderr)
         except (RuntimeError, ValueError) as e:
             raise UserError(f"--resume {path} does not match this model's shape (different styles or net options?)") from e
         self.step = ck["step"]

@@ -286,6 +286,28 @@ def test_reflect_padded_net_fine_tunes_to_zero_padding_and_exports_without_pad_o
     assert "Pad" not in ops and ops.count("Conv") >= 4
 
 
+def test_deeper_net_resumes_from_a_shallower_one_unchanged_then_trains(data, checkpoints, tmp_path):
+    """--res-blocks raised on --resume: the trained blocks load, the new ones start as the identity (same
+    output as the shallower net), training goes on from the saved step, and the checkpoint is the deeper net."""
+    from stylecam.export.train import build_from_checkpoint, load_checkpoint
+
+    cfg = _cfg(data, tmp_path / "deep", "cin", steps=4)
+    cfg.net = {**cfg.net, "n_res": 3}
+    tr = Trainer(cfg, device="cpu", resume=str(checkpoints["cin"]))
+    shallow = build_from_checkpoint(load_checkpoint(checkpoints["cin"]))
+    x, w = torch.rand(2, 3, 32, 32), torch.tensor([[1.0, 0.0], [0.3, 0.7]])
+    with torch.no_grad():
+        assert len(tr.net.res) == 3 and len(shallow.res) == 1
+        assert torch.equal(tr.net.eval()(x, w), shallow(x, w))
+    assert tr.step == 2 and tr.run()["step"] == 4
+    ck = load_checkpoint(tmp_path / "deep" / "checkpoint.pt")
+    assert ck["net_config"]["n_res"] == 3 and len(build_from_checkpoint(ck).res) == 3
+    assert ck["model"]["res.2.b.1.norm.gamma"].abs().sum() > 0  # the new blocks trained
+    cfg.net = {**cfg.net, "widths": [8, 24]}  # anything else that differs is still refused
+    with pytest.raises(UserError, match="does not match this model's shape"):
+        Trainer(cfg, device="cpu", resume=str(checkpoints["cin"]))
+
+
 def test_export_fp16_variant_is_checked(checkpoints, tmp_path):
     path = tmp_path / "m.onnx"
     r = _run_cli("export", str(checkpoints["cin"]), "-o", str(path), "--fp16", "--json")
