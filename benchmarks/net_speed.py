@@ -18,13 +18,15 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from stylecam.export.nets import AdaINNet, NetConfig, TransformerNet, macs_per_pixel  # noqa: E402
 from stylecam.export.onnx_export import export_adain, export_transformer  # noqa: E402
-from model_speed import time_model  # noqa: E402
+from model_speed import time_models  # noqa: E402
 
 NETS = {
     "johnson feed-forward": NetConfig("johnson"),
     "johnson CIN (12 styles)": NetConfig("johnson", n_styles=12),
     "johnson half-width, 3 blocks": NetConfig("johnson", width=0.5, n_res=3),
-    "fast CIN (12 styles, CPU tier)": NetConfig("fast", n_styles=12, widths=[16, 48], n_res=4, shuffle_out=True),
+    # the shipped CPU tier's shape (NET in scripts/train_cpu_tier.sh); release 4's was widths 16,48, reflect
+    "fast CIN (12 styles, CPU tier)": NetConfig("fast", n_styles=12, widths=[12, 32], n_res=4, shuffle_out=True,
+                                                 subpixel_up=True, padding="zeros"),
 }
 
 
@@ -45,14 +47,14 @@ def main() -> int:
             path = Path(tmp) / "m.onnx"
             ck["styles"] = [{"name": f"s{i}", "artist": "", "title": "", "year": ""} for i in range(cfg.n_styles)]
             rep = export_transformer(ck, net, path, "bench", fp16=False)
-            ms = time_model(str(path), h, w, args.threads, args.runs)
+            ms = time_models([str(path)], h, w, args.threads, args.runs)[0]
             rows.append({"net": name, "params": rep["params"], "macs_per_px": round(macs_per_pixel(net, 128, 128)),
                          "parity_max_abs": rep["fp32_max_abs_diff"], "ms": round(ms, 1), "fps": round(1000 / ms, 1)})
             print(rows[-1], file=sys.stderr)
         net = AdaINNet().eval()
         style = ROOT / "samples" / "coffee.jpg"
         rep = export_adain(ck, net, Path(tmp) / "adain.onnx", "bench", False, [str(style)])
-        ms = time_model(str(Path(tmp) / "adain.onnx"), h, w, args.threads, max(3, args.runs // 3))
+        ms = time_models([str(Path(tmp) / "adain.onnx")], h, w, args.threads, max(3, args.runs // 3))[0]
         enc = sum(p.numel() for p in net.encoder.parameters())
         rows.append({"net": "AdaIN (VGG19 encoder to relu4_1 + decoder)", "params": rep["params"] + enc,
                      "macs_per_px": None, "parity_max_abs": rep["fp32_max_abs_diff"],

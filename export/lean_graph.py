@@ -44,6 +44,8 @@ def _const(g, name: str) -> np.ndarray | None:
     for n in g.node:
         if n.op_type == "Constant" and n.output[0] == name:
             return numpy_helper.to_array(n.attribute[0].t)
+        if n.op_type == "Identity" and n.output[0] == name:  # the exporter's alias of an equal initializer
+            return _const(g, n.input[0])
     return None
 
 
@@ -69,7 +71,9 @@ def _fold_norm_affine(g) -> None:
         p = f"lean_norm{k}"
         idx = list(g.node).index(add) - 2  # where the Add was, once the norm and the Mul before it are gone:
         # gamma and beta are computed by then
-        if gamma is not None and beta is not None and gamma.size == c and beta.size == c:
+        if (gamma is None) != (beta is None) or (gamma is not None and (gamma.size != c or beta.size != c)):
+            continue  # neither a single-style net's constants nor a CIN net's per-sample rows: leave it
+        if gamma is not None and beta is not None:
             # a single-style net: gamma and beta are constants, they become the norm's own
             g.initializer.extend([numpy_helper.from_array(gamma.reshape(c).astype(scale.dtype), p + "_scale"),
                                   numpy_helper.from_array(beta.reshape(c).astype(bias.dtype), p + "_bias")])

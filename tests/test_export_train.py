@@ -308,6 +308,25 @@ def test_deeper_net_resumes_from_a_shallower_one_unchanged_then_trains(data, che
         Trainer(cfg, device="cpu", resume=str(checkpoints["cin"]))
 
 
+def test_lean_export_of_a_net_whose_norms_share_values(tmp_path):
+    """Norms with equal gamma/beta (an untrained net; blocks grown as the identity) reach the graph as one
+    initializer behind Identity aliases: the rewrite must still see them as constants, not as a CIN
+    net's per-sample rows (it once did, and a batch of 2 then failed in onnxruntime)."""
+    import onnx
+
+    from stylecam.export.nets import NetConfig, TransformerNet
+    from stylecam.export.onnx_export import export_transformer
+
+    net = TransformerNet(NetConfig("fast", widths=[8, 16], n_res=3, shuffle_out=True)).eval()
+    ck = {"step": 0, "config": {"image_size": 32}, "styles": [{"name": "s", "artist": "", "title": "", "year": ""}]}
+    rep = export_transformer(ck, net, tmp_path / "m.onnx", "m", fp16=False)  # parity checked at batch 1 and 2
+    assert rep["fp32_max_abs_diff"] < 1e-4
+    g = onnx.load(str(tmp_path / "m.onnx")).graph
+    after_norm = [m.op_type for n in g.node if n.op_type == "InstanceNormalization"
+                  for m in g.node if n.output[0] in m.input]
+    assert after_norm and "Mul" not in after_norm and "Reshape" not in after_norm, after_norm
+
+
 def test_export_fp16_variant_is_checked(checkpoints, tmp_path):
     path = tmp_path / "m.onnx"
     r = _run_cli("export", str(checkpoints["cin"]), "-o", str(path), "--fp16", "--json")
