@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--arch", default="johnson", choices=["johnson", "fast"],
                            help="johnson: the paper's net; fast: the CPU real-time net")
             q.add_argument("--width", type=float, default=1.0, help="channel multiplier (johnson)")
-            q.add_argument("--res-blocks", type=int, default=None, help="residual blocks (johnson 5, fast 4)")
+            q.add_argument("--res-blocks", type=int, default=None,
+                           help="residual blocks (johnson 5, fast 4); raised on --resume, the new ones start as the identity")
             q.add_argument("--widths", type=lambda s: [int(x) for x in _csv(s)], default=None,
                            help="fast arch channels at 1/2 and 1/4 resolution, e.g. 16,48")
             q.add_argument("--subpixel-up", action="store_true",
