@@ -73,7 +73,7 @@ def _fold_norm_affine(g) -> None:
         # gamma and beta are computed by then
         if (gamma is None) != (beta is None) or (gamma is not None and (gamma.size != c or beta.size != c)):
             continue  # neither a single-style net's constants nor a CIN net's per-sample rows: leave it
-        if gamma is not None and beta is not None:
+        if gamma is not None:  # (beta is then a constant too)
             # a single-style net: gamma and beta are constants, they become the norm's own
             g.initializer.extend([numpy_helper.from_array(gamma.reshape(c).astype(scale.dtype), p + "_scale"),
                                   numpy_helper.from_array(beta.reshape(c).astype(bias.dtype), p + "_bias")])

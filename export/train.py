@@ -147,6 +147,7 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         torch.manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
+        self.swd_gen: torch.Generator | None = None  # the SWD term's directions (feedforward/cin nets)
         use_cuda = self.device.type == "cuda"
         self.precision = P.resolve("fp16" if (cfg.amp and use_cuda) else cfg.precision, self.device)
         self.amp = self.precision == "fp16"  # fp16 needs loss scaling; bf16 does not
@@ -318,7 +319,7 @@ class Trainer:
         }
         state = {"format": CHECKPOINT_FORMAT, **common, "model": trained.state_dict(),
                  "optimizer": self.opt.state_dict(), "history": self.history, "rng": self.rng.bit_generator.state}
-        if getattr(self, "swd_gen", None) is not None:  # the SWD directions, so a resumed run draws what it would have
+        if self.swd_gen is not None:  # the SWD directions, so a resumed run draws what it would have
             state["swd_rng"] = self.swd_gen.get_state()
         _save_atomic(state, path)
         if self.cfg.state:
@@ -356,7 +357,7 @@ class Trainer:
         self.history = ck.get("history", [])
         if "rng" in ck:
             self.rng.bit_generator.state = ck["rng"]
-        if "swd_rng" in ck and getattr(self, "swd_gen", None) is not None:
+        if "swd_rng" in ck and self.swd_gen is not None:
             self.swd_gen.set_state(ck["swd_rng"])
         print(f"resumed from {path} at step {self.step}", file=sys.stderr)
 
