@@ -56,6 +56,7 @@ class TrainConfig:
     temporal_noise: float = 0.0                     # std of the noise its second frame gets, in [0, 1] units
     swd_weight: float = 0.0                         # sliced Wasserstein style term beside the Gram one; 0: off
     swd_samples: int = 4096                         # feature vectors per image and layer it compares
+    swd_layers: list[str] = field(default_factory=list)  # the layers it compares; empty: the style layers
     content_layers: list[str] = field(default_factory=list)
     style_layers: list[str] = field(default_factory=list)
     seed: int = 0
@@ -87,6 +88,10 @@ class TrainConfig:
             self.style_weight = 3e-5 if self.style_weight is None else self.style_weight
         self.content_layers = [canonical(n) for n in self.content_layers]
         self.style_layers = [canonical(n) for n in self.style_layers]
+        self.swd_layers = [canonical(n) for n in self.swd_layers] or list(self.style_layers)
+        if not set(self.swd_layers) <= set(self.style_layers):
+            raise UserError(f"--swd-layers {','.join(self.swd_layers)} must be among the style layers "
+                            f"({','.join(self.style_layers)}); add them to --style-layers or drop them")
         if self.kind == "feedforward" and len(self.styles) != 1:
             raise UserError("feedforward trains one style: pass exactly one --style image (use 'cin' for several)")
         if self.kind == "cin" and len(self.styles) < 1:
@@ -209,7 +214,7 @@ class Trainer:
         # For the sliced Wasserstein term: a fixed random subset of each painting's feature vectors
         # (twice what a step compares, so steps draw different ones), kept rather than the whole map.
         keep = 2 * self.cfg.swd_samples
-        swd: dict[str, list[torch.Tensor]] = {l: [] for l in self.cfg.style_layers}
+        swd: dict[str, list[torch.Tensor]] = {l: [] for l in self.cfg.swd_layers}
         pick = torch.Generator().manual_seed(self.cfg.seed)
         with torch.no_grad():
             for s in self.cfg.styles:
@@ -218,7 +223,7 @@ class Trainer:
                 for l in self.cfg.style_layers:
                     f = feats[l].float()
                     grams[l].append(L.gram_matrix(f)[0])
-                    if self.cfg.swd_weight > 0:
+                    if self.cfg.swd_weight > 0 and l in swd:
                         swd[l].append(L.sample_columns(f, keep, pick)[0])
         self.grams = {l: torch.stack(g) for l, g in grams.items()}  # (S, C, C)
         # (S, C, M), M the smallest count kept over the paintings, so one tensor holds them all
@@ -255,7 +260,7 @@ class Trainer:
                 lc = L.content_loss(fy, fx, cfg.content_layers)
                 ls = L.gram_style_loss(fy, {l: g[idx] for l, g in self.grams.items()}, cfg.style_layers)
                 lswd = (L.sliced_wasserstein_loss(fy, {l: t[idx] for l, t in self.swd_targets.items()},
-                                                  cfg.style_layers, cfg.swd_samples, generator=self.swd_gen)
+                                                  cfg.swd_layers, cfg.swd_samples, generator=self.swd_gen)
                         if cfg.swd_weight > 0 else None)
             if cfg.temporal_weight > 0:
                 x2, grid = TL.warped_pair(x, noise=cfg.temporal_noise)

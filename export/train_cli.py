@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 "distribution of the painting's features, not just their Gram (0 = off)")
             q.add_argument("--swd-samples", type=int, default=4096,
                            help="feature vectors per image and layer the sliced Wasserstein term compares (default 4096)")
+            q.add_argument("--swd-layers", type=_csv, default=None,
+                           help="VGG19 layers the sliced Wasserstein term compares, among --style-layers (default: all "
+                                "of them), e.g. relu2_1,relu3_1 to push stroke-sized marks and leave pixel colour to Gram")
     return p
 
 
@@ -114,7 +117,8 @@ def main(argv: Sequence[str]) -> int:
             batch=args.batch, steps=args.steps, lr=args.lr, content_weight=args.content_weight,
             style_weight=args.style_weight, tv_weight=args.tv_weight,
             temporal_weight=getattr(args, "temporal_weight", 0.0), temporal_noise=getattr(args, "temporal_noise", 0.0),
-            swd_weight=getattr(args, "swd_weight", 0.0), swd_samples=getattr(args, "swd_samples", 4096), content_layers=args.content_layers or [],
+            swd_weight=getattr(args, "swd_weight", 0.0), swd_samples=getattr(args, "swd_samples", 4096),
+            swd_layers=getattr(args, "swd_layers", None) or [], content_layers=args.content_layers or [],
             style_layers=args.style_layers or [], seed=args.seed, checkpoint_every=args.checkpoint_every,
             sample_every=args.sample_every, amp=args.amp, channels_last=args.channels_last, max_images=args.max_images,
             precision=args.precision, checkpoint_minutes=args.checkpoint_minutes, state=args.state,

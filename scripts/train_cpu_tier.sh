@@ -60,7 +60,7 @@ if grep -q '"stopped_early": true' <<<"$summary"; then
   exit 0
 fi
 # Stage 2, phase by phase: "end step:anti-flicker weight[:option=value,...]", the options passed on as
-# --option value (train --help). Release 3 was made by the first three: 1e7 to step 4,342 (release
+# --option value (train --help); a list value is written with ';' (swd-layers=relu2_1;relu3_1). Release 3 was made by the first three: 1e7 to step 4,342 (release
 # 2), 3e7 to 5,268 (flicker fell below release 1's but the styles weakened: great_wave 0.37 > the
 # 0.35 bar), then 1.5e7 on (shipped at step 6,736). Then 2.2e7 to 7,366 (stopped: parking-lot flicker
 # did not move), and release 4: noise on the anti-flicker pair's second frame (--temporal-noise),
@@ -79,7 +79,7 @@ PHASES=${PHASES:-"4342:1e7 5268:3e7 6736:1.5e7 7366:2.2e7 8300:1.5e7:temporal-no
 for phase in $PHASES; do
   IFS=: read -r end weight opts <<<"$phase"
   extra=()
-  for opt in ${opts//,/ }; do extra+=("--${opt%%=*}" "${opt#*=}"); done
+  for opt in ${opts//,/ }; do v=${opt#*=}; extra+=("--${opt%%=*}" "${v//;/,}"); done
   summary=$(train --steps "$end" --image-size 256 --content-size 400 --batch 4 --temporal-weight "$weight" "${extra[@]}")
   echo "$summary"
   if grep -q '"stopped_early": true' <<<"$summary"; then

@@ -100,6 +100,16 @@ def test_sliced_wasserstein_term_trains_and_is_checked(data, tmp_path):
         _cfg(data, tmp_path / "bad", "cin", swd_weight=-1.0).resolved()
 
 
+def test_sliced_wasserstein_term_on_chosen_layers_only(data, tmp_path):
+    layers = _cfg(data, tmp_path / "probe", "cin").resolved().style_layers
+    tr = Trainer(_cfg(data, tmp_path / "swd1", "cin", steps=2, swd_weight=1e3, swd_samples=64,
+                      swd_layers=[layers[1]]), device="cpu")
+    assert set(tr.swd_targets) == {layers[1]}  # only that layer's painting features are kept and compared
+    assert tr.run()["step"] == 2 and all(h["swd"] > 0 for h in tr.history if "swd" in h)
+    with pytest.raises(UserError, match="swd-layers relu5_1 must be among the style layers"):
+        _cfg(data, tmp_path / "bad", "cin", swd_weight=1.0, swd_layers=["relu5_1"]).resolved()
+
+
 def test_swd_run_resumed_matches_one_uninterrupted(data, tmp_path):
     """The SWD directions' generator is checkpointed: stopping and resuming changes nothing."""
     whole = Trainer(_cfg(data, tmp_path / "whole", "cin", steps=4, swd_weight=1e3, swd_samples=64), device="cpu")
