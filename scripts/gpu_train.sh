@@ -5,6 +5,8 @@
 #          scripts/gpu_train.sh cin                   (GPU quality tier, full-width Johnson CIN)
 #          scripts/gpu_train.sh cpu-tier              (the CPU tier's recipe, scripts/train_cpu_tier.sh, on the
 #                                                     GPU for each net in NETS, side by side; a tarball back)
+#          scripts/gpu_train.sh cpu-tier-tune         (fine-tunes of the shipped CPU tier, one per setting in
+#                                                     CANDS, side by side; a tarball of their states back)
 #          scripts/gpu_train.sh tests                 (the suite's CUDA/TensorRT paths)
 # Run the stages one at a time: on an H200 (2026-11-26) AdaIN trained at 62 steps/s alone but
 # 9 steps/s with the CIN stage beside it (both bound by their CPU-side data work).
@@ -13,7 +15,7 @@
 # Export here afterwards (the AdaIN stylizer is over the tool's 16 MiB per file):
 #   stylecam export state/adain-decoder.pt -o realtime/models/adain.onnx --fp16 --style-image ...
 set -euo pipefail
-STAGE=${1:?usage: gpu_train.sh adain|cin|cpu-tier|tests}
+STAGE=${1:?usage: gpu_train.sh adain|cin|cpu-tier|cpu-tier-tune|tests}
 MIN=${MAX_MINUTES:-8}
 OUT=${OUT:-runs/gpu-out}
 DATA=${DATA:-.gpu/data}
@@ -82,8 +84,30 @@ case "$STAGE" in
       $(ls $RUNS/cpu-tier-*/checkpoint.pt $RUNS/cpu-tier-*/*.json 2>/dev/null)
     exit $status
     ;;
+  cpu-tier-tune)
+    # CANDS: name|anti-flicker weight[:option=value,...] ...: each continues FROM (the shipped CPU tier's
+    # weights) to step STEPS with that one phase of scripts/train_cpu_tier.sh (list values with ';'),
+    # e.g. CANDS="a|1.5e8:temporal-noise=0.05,padding=zeros,swd-weight=1e6,swd-layers=relu2_1;relu3_1".
+    # A later call continues each from its run folder (warm machine) or its state (sent back and carried).
+    FROM=${FROM:-state/cpu-cin-12.pt}
+    : "${CANDS:?CANDS=\"name|weight:options ...\" (see the comment above)}" "${STEPS:?STEPS=<the step to stop at>}"
+    pids=()
+    for spec in $CANDS; do
+      name=${spec%%|*}
+      [ -f "$STATE_DIR/tune-$name.pt" ] || cp "$FROM" "$STATE_DIR/tune-$name.pt"
+      OUT=$RUNS/tune-$name STATE=$STATE_DIR/tune-$name.pt DATA=$DATA DEVICE=$DEVICE PRECISION=bf16 THREADS=2 \
+        STEPS=$STEPS PHASES="$STEPS:${spec#*|}" MAX_MINUTES=$MIN \
+        bash scripts/train_cpu_tier.sh >"$RUNS/tune-$name.log" 2>&1 &
+      pids+=($!)
+    done
+    status=0
+    for p in "${pids[@]}"; do wait "$p" || status=1; done
+    tail -n 2 $RUNS/tune-*.log
+    tar czf "$OUT/cpu-tier-tune.tgz" $STATE_DIR/tune-*.pt $RUNS/tune-*.log
+    exit $status
+    ;;
   tests)
     python3 -m pytest -q -rs tests/test_engine.py tests/test_export_train.py 2>&1 | tee "$OUT/tests.log"
     ;;
-  *) echo "unknown stage $STAGE; use adain, cin, cpu-tier or tests" >&2; exit 2 ;;
+  *) echo "unknown stage $STAGE; use adain, cin, cpu-tier, cpu-tier-tune or tests" >&2; exit 2 ;;
 esac
