@@ -86,18 +86,28 @@ case "$STAGE" in
     ;;
   cpu-tier-tune)
     # CANDS: name|anti-flicker weight[:option=value,...] ...: each continues FROM (the shipped CPU tier's
-    # weights) to step STEPS with that one phase of scripts/train_cpu_tier.sh (list values with ';'),
+    # weights) with that one phase of scripts/train_cpu_tier.sh (list values with ';'),
     # e.g. CANDS="a|1.5e8:temporal-noise=0.05,padding=zeros,swd-weight=1e6,swd-layers=relu2_1;relu3_1".
+    # STEPS is one step to stop at or several ("19000 20000 21000"): a fine-tune's best point is often
+    # before its end (flicker creeps back after the optimiser's restart), so each is kept as
+    # tune-<name>-<step>.pt to score afterwards; the run goes on from its checkpoint, Adam and all.
     # A later call continues each from its run folder (warm machine) or its state (sent back and carried).
     FROM=${FROM:-state/cpu-cin-12.pt}
-    : "${CANDS:?CANDS=\"name|weight:options ...\" (see the comment above)}" "${STEPS:?STEPS=<the step to stop at>}"
+    : "${CANDS:?CANDS=\"name|weight:options ...\" (see the comment above)}" "${STEPS:?STEPS=<the step(s) to stop at>}"
     pids=()
     for spec in $CANDS; do
       name=${spec%%|*}
       [ -f "$STATE_DIR/tune-$name.pt" ] || cp "$FROM" "$STATE_DIR/tune-$name.pt"
-      OUT=$RUNS/tune-$name STATE=$STATE_DIR/tune-$name.pt DATA=$DATA DEVICE=$DEVICE PRECISION=bf16 THREADS=2 \
-        STEPS=$STEPS PHASES="$STEPS:${spec#*|}" MAX_MINUTES=$MIN \
-        bash scripts/train_cpu_tier.sh >"$RUNS/tune-$name.log" 2>&1 &
+      (
+        deadline=$(( $(date +%s) + ${MIN%.*} * 60 ))  # MAX_MINUTES bounds the call, not each leg
+        for end in $STEPS; do
+          left=$(( (deadline - $(date +%s)) / 60 )); [ "$left" -ge 1 ] || break
+          OUT=$RUNS/tune-$name STATE=$STATE_DIR/tune-$name.pt DATA=$DATA DEVICE=$DEVICE PRECISION=bf16 THREADS=2 \
+            STEPS=$end PHASES="$end:${spec#*|}" MAX_MINUTES=$left bash scripts/train_cpu_tier.sh || exit 1
+          tail -n 2 "$RUNS/tune-$name.log" | grep -q '"stopped_early": true' && break  # out of time
+          cp "$STATE_DIR/tune-$name.pt" "$STATE_DIR/tune-$name-$end.pt"
+        done
+      ) >"$RUNS/tune-$name.log" 2>&1 &
       pids+=($!)
     done
     status=0
