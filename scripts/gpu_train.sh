@@ -101,9 +101,9 @@ case "$STAGE" in
       (
         deadline=$(( $(date +%s) + ${MIN%.*} * 60 ))  # MAX_MINUTES bounds the call, not each leg
         for end in $STEPS; do
-          left=$(( (deadline - $(date +%s)) / 60 )); [ "$left" -ge 1 ] || break
+          (( deadline - $(date +%s) >= 60 )) || break
           OUT=$RUNS/tune-$name STATE=$STATE_DIR/tune-$name.pt DATA=$DATA DEVICE=$DEVICE PRECISION=bf16 THREADS=2 \
-            STEPS=$end PHASES="$end:${spec#*|}" MAX_MINUTES=$left bash scripts/train_cpu_tier.sh || exit 1
+            STEPS=$end PHASES="$end:${spec#*|}" DEADLINE=$deadline bash scripts/train_cpu_tier.sh || exit 1
           tail -n 2 "$RUNS/tune-$name.log" | grep -q '"stopped_early": true' && break  # out of time
           cp "$STATE_DIR/tune-$name.pt" "$STATE_DIR/tune-$name-$end.pt"
         done

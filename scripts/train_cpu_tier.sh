@@ -11,6 +11,7 @@
 # Resumable: run it again and it continues from $OUT/checkpoint.pt, or from the small weights-only
 # copy in $STATE (kept in the repository) on a fresh machine.
 # MAX_MINUTES bounds the whole script (every stage and phase together), not each train call.
+# DEADLINE (epoch seconds), where a caller sets it, bounds several runs of this script instead.
 # DEVICE=cuda PRECISION=bf16 runs the same recipe on a GPU (scripts/gpu_train.sh cpu-tier);
 # NET picks the architecture. Release 5 (release 6's first 8,700 steps): --widths 12,32 --res-blocks 4 --padding zeros, the
 # whole recipe from scratch on one H200 in 5.6 min (DEVICE=cuda); release 4 was --widths 16,48 with
@@ -30,7 +31,7 @@ THREADS=${THREADS:-2}
 DEVICE=${DEVICE:-cpu}
 PRECISION=${PRECISION:-auto}
 NET=${NET:---widths 12,32 --res-blocks 4 --padding zeros}
-DEADLINE=${MAX_MINUTES:+$(( $(date +%s) + ${MAX_MINUTES%.*} * 60 ))}
+DEADLINE=${DEADLINE:-${MAX_MINUTES:+$(( $(date +%s) + ${MAX_MINUTES%.*} * 60 ))}}
 minutes_left() {  # for --max-minutes: what is left of MAX_MINUTES (at least a few seconds)
   if [ -n "$DEADLINE" ]; then
     local s=$(( DEADLINE - $(date +%s) ))
