@@ -227,6 +227,7 @@ def _base_meta(kind: str, name: str, styles: list[dict], ck: dict, multiple: int
             "content_layers": cfg.get("content_layers"), "style_layers": cfg.get("style_layers"),
             "style_weight": cfg.get("style_weight"), "image_size": cfg.get("image_size"),
             "batch": cfg.get("batch"), "precision": ck.get("precision", "fp32"),
+            **({"averaged_from": ck["averaged_from"]} if ck.get("averaged_from") else {}),
         }),
     }
     for k, v in (extra or {}).items():

@@ -1,4 +1,4 @@
-"""The `stylecam` command line: video, image, styles, info, live; train/export/keyframe forwarded.
+"""The `stylecam` command line: video, image, styles, info, live; train/export/average/keyframe forwarded.
 
 Results go to stdout (`--json` where offered), logs and progress to stderr. User
 errors print one line `stylecam: error: ...` and exit 2; Ctrl-C finalises any
@@ -23,7 +23,11 @@ from .signals import StopOnSignals
 
 log = logging.getLogger("stylecam")
 
-EXPORT_COMMANDS = ("train", "export", "keyframe")
+# Torch-side commands, forwarded to stylecam.export.cli (not imported here: the runtime stays torch-free).
+EXPORT_COMMANDS = {"train": "train a model (needs stylecam[train])",
+                   "export": "export a model to ONNX (needs stylecam[train])",
+                   "average": "average trained states of one net (needs stylecam[train])",
+                   "keyframe": "optimise a Gatys keyframe (needs stylecam[train])"}
 # Exit codes (README, "Exit codes"): 0 done; 1 a bug (traceback); 2 a user error (one line);
 # 3 done, but the input ended early (a truncated or damaged file: the output holds what decoded);
 # 128 + signal when stopped (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP) with a playable .partial output.
@@ -184,9 +188,7 @@ def build_parser(live: bool = False) -> argparse.ArgumentParser:
         live_mod.add_arguments(lv)
         lv.set_defaults(func=live_mod.run)
 
-    for name, text in (("train", "train a model (needs stylecam[train])"),
-                       ("export", "export a model to ONNX (needs stylecam[train])"),
-                       ("keyframe", "optimise a Gatys keyframe (needs stylecam[train])")):
+    for name, text in EXPORT_COMMANDS.items():
         sub.add_parser(name, help=text, add_help=False)
     return parser
 

@@ -206,6 +206,47 @@ def test_export_round_trip(kind, checkpoints, data, tmp_path):
         assert out.shape == (h, w, 3) and out.dtype == np.uint8
 
 
+def test_average_of_two_states_is_their_weighted_mean_and_exports(data, checkpoints, tmp_path):
+    """`stylecam average`: weight by weight, written as a small state that export takes and records."""
+    import onnxruntime as ort
+
+    from stylecam.export.train import fp32_weights, load_checkpoint
+
+    later = Trainer(_cfg(data, tmp_path / "later", "cin", steps=5), device="cpu", resume=str(checkpoints["cin"]))
+    later.run()
+    a, b = checkpoints["cin"], tmp_path / "later" / "checkpoint.pt"
+    soup = tmp_path / "soup.pt"
+    r = _run_cli("average", str(a), str(b), "--weights", "1", "3", "-o", str(soup), "--json")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert [p["weight"] for p in summary["averaged_from"]] == [0.25, 0.75] and summary["step"] == 5
+    wa, wb, ws = (fp32_weights(load_checkpoint(p)) for p in (a, b, soup))
+    moved = 0
+    for k, v in ws.items():
+        want = 0.25 * wa[k] + 0.75 * wb[k]
+        assert torch.allclose(v, want, rtol=1e-3, atol=1e-3), k  # stored in fp16, like every state
+        moved += int(not torch.allclose(wa[k], wb[k]))
+    assert moved > 0  # the two parts differ, so the mean is neither of them
+    onnx = tmp_path / "soup.onnx"
+    r = _run_cli("export", str(soup), "-o", str(onnx))
+    assert r.returncode == 0, r.stderr
+    meta = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
+    training = json.loads(meta["stylecam.training"])
+    assert training["steps"] == 5 and training["command"].startswith("stylecam average")
+    assert [p["step"] for p in training["averaged_from"]] == [2, 5]
+    # Bad input: one line, exit 2, nothing overwritten.
+    before = a.read_bytes()
+    for argv, needle in (([str(a), str(b), "--weights", "1", "1", "-o", str(a)], "is one of the inputs"),
+                         ([str(a), str(checkpoints["feedforward"]), "--weights", "1", "1", "-o", str(tmp_path / "x.pt")],
+                          "different net"),
+                         ([str(a), str(b), "--weights", "1", "-o", str(tmp_path / "x.pt")], "one --weights value each"),
+                         ([str(a), str(b), "--weights", "1", "-1", "-o", str(tmp_path / "x.pt")], ">= 0")):
+        r = _run_cli("average", *argv)
+        lines = [l for l in r.stderr.strip().splitlines() if l.startswith("stylecam: error")]
+        assert r.returncode == 2 and len(lines) == 1 and needle in lines[0], r.stderr
+    assert a.read_bytes() == before and not (tmp_path / "x.pt").exists()
+
+
 @pytest.mark.parametrize("kind", ["cin", "adain"])
 def test_exported_models_tile_on_whole_picture_statistics(kind, checkpoints, data, tmp_path):
     """The tile ports (docs/model-format.md): a CIN net gets them in a companion file that is not a style of
