@@ -104,7 +104,10 @@ case "$STAGE" in
           (( deadline - $(date +%s) >= 60 )) || break
           OUT=$RUNS/tune-$name STATE=$STATE_DIR/tune-$name.pt DATA=$DATA DEVICE=$DEVICE PRECISION=bf16 THREADS=2 \
             STEPS=$end PHASES="$end:${spec#*|}" DEADLINE=$deadline bash scripts/train_cpu_tier.sh || exit 1
-          tail -n 2 "$RUNS/tune-$name.log" | grep -q '"stopped_early": true' && break  # out of time
+          last=$(grep '^{"kind"' "$RUNS/tune-$name.log" | tail -n 1)  # this leg's summary
+          grep -q '"stopped_early": true' <<<"$last" && break  # out of time
+          # a stop point an earlier call already passed: its state was kept then, under its own name
+          grep -q '"nothing_to_do": true' <<<"$last" && continue
           cp "$STATE_DIR/tune-$name.pt" "$STATE_DIR/tune-$name-$end.pt"
         done
       ) >"$RUNS/tune-$name.log" 2>&1 &
