@@ -7,7 +7,8 @@
 #   2. on to STEPS at 256 px crops (batch 4) of photos at a 400 px short side, the scale the net
 #      runs at (640x360 .. 960x540), so strokes are learnt at the size they are seen; with the
 #      warp-consistency loss against flicker (export/temporal_loss.py) from its first step, so any
-#      checkpoint is shippable, its weight set per phase (PHASES, below).
+#      checkpoint is shippable, its weight set per phase (PHASES, below): release 7;
+#   3. release 8: a fine-tune of release 7 averaged with it (the end of this script).
 # Resumable: run it again and it continues from $OUT/checkpoint.pt, or from the small weights-only
 # copy in $STATE (kept in the repository) on a fresh machine.
 # MAX_MINUTES bounds the whole script (every stage and phase together), not each train call.
@@ -76,6 +77,7 @@ fi
 # (a phase's options come after the script's own, so they override CONTENT_WEIGHT and STYLE_WEIGHT) to
 # hold the summed style ratio while the low layers sharpen. Steps 9,600-11,500 ran on 2 CPU cores; the
 # last 4,765 on a lent H100 (bf16, resumed from the weights-only state at 11,500, so Adam restarted).
+default_phases=$([ -z "${PHASES:-}" ] && echo 1 || echo 0)
 PHASES=${PHASES:-"4342:1e7 5268:3e7 6736:1.5e7 7366:2.2e7 8300:1.5e7:temporal-noise=0.015,padding=zeros 8700:3e7:temporal-noise=0.03,padding=zeros 9200:3e7:temporal-noise=0.03,padding=zeros,swd-weight=1e5 9600:8e7:temporal-noise=0.04,padding=zeros,swd-weight=1e5 10000:1e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5 10800:1.2e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5 11200:1.5e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5,content-weight=1.5 11500:1.5e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5,content-weight=1.5,style-weight=2.2e-6 $STEPS:1.5e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5,content-weight=1.5,style-weight=2.2e-6"}
 for phase in $PHASES; do
   IFS=: read -r end weight opts <<<"$phase"
@@ -88,3 +90,35 @@ for phase in $PHASES; do
     exit 0
   fi
 done
+# Release 8 (2026-11-27): candidate d, release 7 fine-tuned from its weights alone (Adam afresh, as
+# `gpu_train.sh cpu-tier-tune` did on a lent H100, on DATA=.gpu/data) to TUNE_STEPS at TUNE_PHASE,
+# then averaged weight by weight with release 7 (`stylecam average`, AVERAGE_WEIGHTS: release 7's,
+# d's): d's low-layer texture and steadiness, with content back under the bar (d alone: 1.51x
+# release 1's). It follows the default PHASES only (a caller's own PHASES is a fine-tune of its
+# own); AVERAGE=1 forces it, AVERAGE=0 skips it. The shipped file is exported from
+# $OUT/release8/checkpoint.pt (scripts/ship_cpu_tier.sh with RUN=$OUT/release8).
+[ "${AVERAGE:-$default_phases}" = 1 ] || exit 0
+TUNE_STEPS=${TUNE_STEPS:-19800}
+TUNE_PHASE=${TUNE_PHASE:-"3e8:temporal-noise=0.08,padding=zeros,swd-weight=1e6,content-weight=2.0,style-weight=2.2e-6"}
+AVERAGE_WEIGHTS=${AVERAGE_WEIGHTS:-"0.2 0.8"}
+step=$(grep -o '"step": [0-9]*' <<<"$summary" | head -n 1 | grep -o '[0-9]*$')
+if [ "$step" != "$STEPS" ]; then
+  echo "the run is at step $step, not release 7's $STEPS: $STATE is already past it (release 8's average?)" >&2
+  exit 0
+fi
+mkdir -p "$OUT/tune" "$OUT/release8"
+[ -f "$OUT/release7.pt" ] || cp "$STATE" "$OUT/release7.pt"  # the tune's start and the average's first part
+[ -f "$OUT/tune/checkpoint.pt" ] || [ -f "$OUT/tune/state.pt" ] || cp "$OUT/release7.pt" "$OUT/tune/state.pt"
+IFS=: read -r weight opts <<<"$TUNE_PHASE"
+extra=()
+for opt in ${opts//,/ }; do v=${opt#*=}; extra+=("--${opt%%=*}" "${v//;/,}"); done
+summary=$(OUT=$OUT/tune; STATE=$OUT/state.pt; train --steps "$TUNE_STEPS" --image-size 256 --content-size 400 --batch 4 \
+  --temporal-weight "$weight" "${extra[@]}")
+echo "$summary"
+if grep -q '"stopped_early": true' <<<"$summary"; then
+  echo "stopped early in release 8's fine-tune; run this script again to continue" >&2
+  exit 0
+fi
+# shellcheck disable=SC2086
+stylecam average "$OUT/release7.pt" "$OUT/tune/state.pt" --weights $AVERAGE_WEIGHTS -o "$OUT/release8/checkpoint.pt" >&2
+cp "$OUT/release8/checkpoint.pt" "$STATE"  # the repository's small state is the shipped model's
