@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-# The tiny models, clips and probe live in stylecam/testing.py, shared with benchmarks/.
-from stylecam.testing import CIN_STYLES, CIN_TABLE, make_clip, make_tiny_model, probe  # noqa: E402,F401
+# The tiny models, clips and probe live in stylecam/testing.py, shared with benchmarks/; tests import them from there.
+from stylecam.testing import make_clip, make_tiny_model  # noqa: E402
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import err_line, make_clip, probe
+from conftest import err_line
+from stylecam.testing import make_clip, probe
 from stylecam.realtime.cli import main
 
 

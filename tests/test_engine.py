@@ -5,7 +5,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from conftest import CIN_TABLE, make_tiny_model
+from stylecam.testing import CIN_TABLE, make_tiny_model
 from stylecam.realtime import engine as eng
 from stylecam.realtime import modelfile, styles
 from stylecam.realtime.engine import OrtEngine

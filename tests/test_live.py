@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import probe
+from stylecam.testing import probe
 from stylecam.realtime import live
 from stylecam.realtime.controller import Controller
 from stylecam.realtime.errors import UserError
@@ -216,7 +216,7 @@ def test_killed_headless_recording_is_a_playable_take(tmp_path: Path, tiny_model
     import sys
     import time
 
-    from conftest import make_clip, probe
+    from stylecam.testing import make_clip, probe
 
     cam = make_clip(tmp_path / "cam.mp4", frames=20, fps=20, size=(64, 48), audio=False)
     out = tmp_path / "take.mp4"

@@ -6,7 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT, make_clip, make_tiny_model
+from conftest import ROOT
+from stylecam.testing import make_clip, make_tiny_model
 
 SCRIPT = r"""
 import importlib, pkgutil, sys

@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import copy_through, err_line, make_clip, probe
+from conftest import copy_through, err_line
+from stylecam.testing import make_clip, probe
 from stylecam.realtime import sinks
 from stylecam.realtime.cli import main
 from stylecam.realtime.engine import OrtEngine

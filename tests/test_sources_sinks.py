@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import copy_through, probe
+from conftest import copy_through
+from stylecam.testing import probe
 from stylecam.realtime import sinks as sk
 from stylecam.realtime.errors import UserError
 from stylecam.realtime.sinks import ImageSink, VideoFileSink, VirtualCameraSink

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import make_tiny_model
+from stylecam.testing import make_tiny_model
 from stylecam.realtime.cli import main
 from stylecam.realtime.engine import OrtEngine
 from stylecam.realtime.sources import read_picture

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import probe
+from stylecam.testing import probe
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -261,7 +261,7 @@ def test_live_session_in_a_real_window(x_env: dict, tmp_path: Path, tiny_model):
     """stylecam live end to end: n switches style, r records a take, s saves a screenshot, q quits."""
     import time as _time
 
-    model = tiny_model("cin")  # 3 styles: per-channel gains, see conftest.CIN_TABLE
+    model = tiny_model("cin")  # 3 styles: per-channel gains, see stylecam.testing.CIN_TABLE
     child = Child(LIVE_CHILD, [str(model)], x_env, tmp_path)
     try:
         if child.wait_for("SHOWN", 20.0) is None:
