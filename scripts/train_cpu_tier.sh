@@ -79,11 +79,14 @@ fi
 # last 4,765 on a lent H100 (bf16, resumed from the weights-only state at 11,500, so Adam restarted).
 default_phases=$([ -z "${PHASES:-}" ] && echo 1 || echo 0)
 PHASES=${PHASES:-"4342:1e7 5268:3e7 6736:1.5e7 7366:2.2e7 8300:1.5e7:temporal-noise=0.015,padding=zeros 8700:3e7:temporal-noise=0.03,padding=zeros 9200:3e7:temporal-noise=0.03,padding=zeros,swd-weight=1e5 9600:8e7:temporal-noise=0.04,padding=zeros,swd-weight=1e5 10000:1e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5 10800:1.2e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5 11200:1.5e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5,content-weight=1.5 11500:1.5e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5,content-weight=1.5,style-weight=2.2e-6 $STEPS:1.5e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5,content-weight=1.5,style-weight=2.2e-6"}
-for phase in $PHASES; do
-  IFS=: read -r end weight opts <<<"$phase"
-  extra=()
+stage2() {  # "end step:anti-flicker weight[:option=value,...]": one stage-2 phase's training call
+  local end weight opts opt v extra=()
+  IFS=: read -r end weight opts <<<"$1"
   for opt in ${opts//,/ }; do v=${opt#*=}; extra+=("--${opt%%=*}" "${v//;/,}"); done
-  summary=$(train --steps "$end" --image-size 256 --content-size 400 --batch 4 --temporal-weight "$weight" "${extra[@]}")
+  train --steps "$end" --image-size 256 --content-size 400 --batch 4 --temporal-weight "$weight" "${extra[@]}"
+}
+for phase in $PHASES; do
+  summary=$(stage2 "$phase")
   echo "$summary"
   if grep -q '"stopped_early": true' <<<"$summary"; then
     echo "stopped early at a phase of stage 2; run this script again to continue" >&2
@@ -109,11 +112,7 @@ fi
 mkdir -p "$OUT/tune" "$OUT/release8"
 [ -f "$OUT/release7.pt" ] || cp "$STATE" "$OUT/release7.pt"  # the tune's start and the average's first part
 [ -f "$OUT/tune/checkpoint.pt" ] || [ -f "$OUT/tune/state.pt" ] || cp "$OUT/release7.pt" "$OUT/tune/state.pt"
-IFS=: read -r weight opts <<<"$TUNE_PHASE"
-extra=()
-for opt in ${opts//,/ }; do v=${opt#*=}; extra+=("--${opt%%=*}" "${v//;/,}"); done
-summary=$(OUT=$OUT/tune; STATE=$OUT/state.pt; train --steps "$TUNE_STEPS" --image-size 256 --content-size 400 --batch 4 \
-  --temporal-weight "$weight" "${extra[@]}")
+summary=$(OUT=$OUT/tune; STATE=$OUT/state.pt; stage2 "$TUNE_STEPS:$TUNE_PHASE")
 echo "$summary"
 if grep -q '"stopped_early": true' <<<"$summary"; then
   echo "stopped early in release 8's fine-tune; run this script again to continue" >&2
