@@ -88,13 +88,33 @@ class CondInstanceNorm(nn.Module):
         return x * g + b
 
 
+class Blur(nn.Module):
+    """A fixed 3x3 binomial low-pass per channel (zero padding, same size; no weights to train).
+
+    Before a stride-2 conv it stops what lies above the new Nyquist frequency from folding back
+    (Zhang 2019, "Making convolutional networks shift-invariant again"): without it the fast net's
+    texture is tied to its 4-px stride grid, so a 1-2 px move of the picture redraws it (measured on
+    release 8: 16x the warp error of a 4 px move), and that is where real clips flicker.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        b = torch.tensor([1.0, 2.0, 1.0])
+        k = (b[:, None] * b[None, :]) / 16.0
+        self.register_buffer("kernel", k.expand(channels, 1, 3, 3).clone(), persistent=False)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+        return F.conv2d(x, self.kernel.to(x.dtype), padding=1, groups=x.shape[1])
+
+
 class ConvNorm(nn.Module):
-    """[nearest upsample] -> reflection pad -> conv -> (C)IN -> [ReLU]."""
+    """[nearest upsample] -> [blur] -> reflection pad -> conv -> (C)IN -> [ReLU]."""
 
     def __init__(self, cin: int, cout: int, k: int, stride: int = 1, n_styles: int = 1,
-                 upsample: int = 1, relu: bool = True, norm: bool = True, groups: int = 1):
+                 upsample: int = 1, relu: bool = True, norm: bool = True, groups: int = 1, blur: bool = False):
         super().__init__()
         self.upsample = upsample
+        self.blur = Blur(cin) if blur else None
         self.pad = nn.ReflectionPad2d(k // 2) if k > 1 else nn.Identity()
         self.conv = nn.Conv2d(cin, cout, k, stride, groups=groups)
         self.norm = CondInstanceNorm(cout, n_styles) if norm else None
@@ -110,6 +130,8 @@ class ConvNorm(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
         if self.upsample > 1:
             x = F.interpolate(x, scale_factor=self.upsample, mode="nearest")
+        if self.blur is not None:
+            x = self.blur(x)
         x = self.conv(self.pad(x))
         if self.norm is not None:
             x = self.norm(x, w)
@@ -172,6 +194,7 @@ class NetConfig:
     shuffle_out: bool = False      # fast arch: last conv at 1/2 res + depth-to-space
     subpixel_up: bool = False      # fast arch: 1/4 -> 1/2 by 1x1 conv + depth-to-space (SubPixelUp)
     padding: str = "reflect"       # reflect | zeros (see the module docstring)
+    antialias: str = "none"        # fast arch: none | down (Blur before both stride-2 convs) | full (+ after the last)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -199,7 +222,10 @@ class TransformerNet(nn.Module):
             # Budget ~4-6k multiply-adds per output pixel: two stride-2 convs straight
             # away, separable residual blocks at 1/4 resolution, a 3x3 at full res.
             c1, c2 = cfg.widths or [16, 48]
-            self.down = nn.ModuleList([ConvNorm(3, c1, 3, 2, s), ConvNorm(c1, c2, 3, 2, s)])
+            if cfg.antialias not in ("none", "down", "full"):
+                raise ValueError(f"unknown antialias {cfg.antialias!r}")
+            aa = cfg.antialias != "none"  # the blurs hold no weights: a net's state loads either way
+            self.down = nn.ModuleList([ConvNorm(3, c1, 3, 2, s, blur=aa), ConvNorm(c1, c2, 3, 2, s, blur=aa)])
             self.res = nn.ModuleList([ResBlock(c2, s, separable=True) for _ in range(cfg.n_res)])
             if cfg.shuffle_out:
                 # The last conv runs at half resolution and emits 4 sub-pixels per
@@ -210,7 +236,8 @@ class TransformerNet(nn.Module):
                     w0.copy_(w0[:, :1].expand_as(w0).clone())
                     last.conv.bias.view(3, 4).copy_(last.conv.bias.view(3, 4)[:, :1].expand(3, 4).clone())
                 first = SubPixelUp(c2, c1, s) if cfg.subpixel_up else ConvNorm(c2, c1, 3, n_styles=s, upsample=2)
-                self.up = nn.ModuleList([first, last, PixelShuffle(2)])
+                self.up = nn.ModuleList([first, last, PixelShuffle(2)]
+                                        + ([Blur(3)] if cfg.antialias == "full" else []))
             else:
                 self.up = nn.ModuleList([ConvNorm(c2, c1, 3, n_styles=s, upsample=2),
                                          ConvNorm(c1, 3, 3, upsample=2, norm=False, relu=False)])

@@ -54,6 +54,7 @@ class TrainConfig:
     tv_weight: float = 0.0
     temporal_weight: float = 0.0                    # warp-consistency loss (export/temporal_loss.py); 0: off
     temporal_noise: float = 0.0                     # std of the noise its second frame gets, in [0, 1] units
+    motion_weight: float = 0.0                      # a second warp pair without the noise: motion alone; 0: off
     swd_weight: float = 0.0                         # sliced Wasserstein style term beside the Gram one; 0: off
     swd_samples: int = 4096                         # feature vectors per image and layer it compares
     swd_layers: list[str] = field(default_factory=list)  # the layers it compares; empty: the style layers
@@ -103,6 +104,8 @@ class TrainConfig:
                 raise UserError(f"style image not found: {s}; check the path")
         if self.temporal_weight < 0 or (self.temporal_weight > 0 and self.kind == "adain"):
             raise UserError("--temporal-weight must be >= 0, and is for feedforward/cin nets (not adain)")
+        if self.motion_weight < 0 or (self.motion_weight > 0 and self.kind == "adain"):
+            raise UserError("--motion-weight must be >= 0, and is for feedforward/cin nets (not adain)")
         if not 0 <= self.temporal_noise <= 0.2:
             raise UserError(f"--temporal-noise must be between 0 and 0.2 (a std in [0,1] units), got {self.temporal_noise}")
         if self.swd_weight < 0 or (self.swd_weight > 0 and self.kind == "adain") or self.swd_samples < 16:
@@ -235,7 +238,7 @@ class Trainer:
     def _losses(self, x: torch.Tensor, idx: torch.Tensor | None = None, style: torch.Tensor | None = None,
                 style_stats: StyleStats | None = None) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
         cfg = self.cfg
-        lt = lswd = None
+        lt = lswd = lm = None
         if cfg.kind == "adain":
             # x: cached relu4_1 content features; style: view indices into the style statistics
             stats = (style_stats or self.style_stats).batch(style.cpu())
@@ -265,6 +268,9 @@ class Trainer:
             if cfg.temporal_weight > 0:
                 x2, grid = TL.warped_pair(x, noise=cfg.temporal_noise)
                 lt = TL.temporal_loss(y.float(), self.net(x2, w).float(), grid)
+            if cfg.motion_weight > 0:
+                x3, grid3 = TL.warped_pair(x)
+                lm = TL.temporal_loss(y.float(), self.net(x3, w).float(), grid3)
         y = y.float()
         ltv = L.tv_loss(y)
         total = cfg.content_weight * lc + cfg.style_weight * ls + cfg.tv_weight * ltv
@@ -272,11 +278,15 @@ class Trainer:
             total = total + cfg.temporal_weight * lt
         if lswd is not None:
             total = total + cfg.swd_weight * lswd
+        if lm is not None:
+            total = total + cfg.motion_weight * lm
         parts = {"content": lc.item(), "style": ls.item(), "tv": ltv.item(), "total": total.item()}
         if lt is not None:
             parts["temporal"] = lt.item()
         if lswd is not None:
             parts["swd"] = lswd.item()
+        if lm is not None:
+            parts["motion"] = lm.item()
         return total, parts, y
 
     def _sample_inputs(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:

@@ -75,11 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--padding", default="reflect", choices=["reflect", "zeros"],
                            help="zeros: padding inside the convs, cheaper at run time; for fine-tuning a reflect-padded "
                                 "net (--resume), which then learns its borders")
+            q.add_argument("--antialias", default="none", choices=["none", "down", "full"],
+                           help="fast arch: fixed low-pass filters before its two stride-2 convs (down), and after its "
+                                "last upsampling (full), so texture follows the picture when it moves by a pixel "
+                                "instead of redrawing; may be switched on with --resume (no weights are added)")
             q.add_argument("--temporal-weight", type=float, default=0.0,
                            help="weight of the warp-consistency loss against flicker (e.g. 1e6 with the default losses; 0 = off)")
             q.add_argument("--temporal-noise", type=float, default=0.0,
                            help="std (0..0.2, [0,1] units) of noise added to the loss's second frame, so camera and codec "
                                 "noise does not boil into texture on still scenes (e.g. 0.015)")
+            q.add_argument("--motion-weight", type=float, default=0.0,
+                           help="weight of a second warp-consistency pair without --temporal-noise: the flicker of things "
+                                "moving a pixel or two, which the noisy pair's noise term outweighs (0 = off)")
             q.add_argument("--swd-weight", type=float, default=0.0,
                            help="weight of a sliced Wasserstein style term beside the Gram one: matches the whole "
                                 "distribution of the painting's features, not just their Gram (0 = off)")
@@ -108,7 +115,8 @@ def main(argv: Sequence[str]) -> int:
                    "n_res": args.res_blocks if args.res_blocks is not None else (4 if args.arch == "fast" else 5),
                    "padding": args.padding}
             if args.arch == "fast":
-                net.update(widths=args.widths or [16, 48], shuffle_out=True, subpixel_up=args.subpixel_up)
+                net.update(widths=args.widths or [16, 48], shuffle_out=True, subpixel_up=args.subpixel_up,
+                           antialias=args.antialias)
         cfg = TrainConfig(
             kind=args.kind, content_dir=args.content_dir, out=args.out or f"runs/{args.kind}",
             styles=[args.style] if args.kind == "feedforward" else list(getattr(args, "styles", []) or []),
@@ -117,6 +125,7 @@ def main(argv: Sequence[str]) -> int:
             batch=args.batch, steps=args.steps, lr=args.lr, content_weight=args.content_weight,
             style_weight=args.style_weight, tv_weight=args.tv_weight,
             temporal_weight=getattr(args, "temporal_weight", 0.0), temporal_noise=getattr(args, "temporal_noise", 0.0),
+            motion_weight=getattr(args, "motion_weight", 0.0),
             swd_weight=getattr(args, "swd_weight", 0.0), swd_samples=getattr(args, "swd_samples", 4096),
             swd_layers=getattr(args, "swd_layers", None) or [], content_layers=args.content_layers or [],
             style_layers=args.style_layers or [], seed=args.seed, checkpoint_every=args.checkpoint_every,

@@ -32,6 +32,7 @@ THREADS=${THREADS:-2}
 DEVICE=${DEVICE:-cpu}
 PRECISION=${PRECISION:-auto}
 NET=${NET:---widths 12,32 --res-blocks 4 --padding zeros}
+NET="$NET${ANTIALIAS:+ --antialias $ANTIALIAS}"  # ANTIALIAS=down|full: the blurs of nets.Blur, from the first step
 DEADLINE=${DEADLINE:-${MAX_MINUTES:+$(( $(date +%s) + ${MAX_MINUTES%.*} * 60 ))}}
 minutes_left() {  # for --max-minutes: what is left of MAX_MINUTES (at least a few seconds)
   if [ -n "$DEADLINE" ]; then

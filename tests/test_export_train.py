@@ -359,6 +359,32 @@ def test_deeper_net_resumes_from_a_shallower_one_unchanged_then_trains(data, che
         Trainer(cfg, device="cpu", resume=str(checkpoints["cin"]))
 
 
+@pytest.mark.parametrize("antialias", ["down", "full"])
+def test_antialias_switched_on_by_resume_trains_and_exports(antialias, data, checkpoints, tmp_path):
+    """--antialias on --resume of a plain net: the blurs add no weights, so its state loads as it is;
+    the checkpoint remembers them, and the exported graph runs them (one depthwise conv each) with parity."""
+    import onnx
+
+    cfg = _cfg(data, tmp_path / "aa", "cin", steps=4)
+    cfg.net = {**cfg.net, "antialias": antialias}
+    tr = Trainer(cfg, device="cpu", resume=str(checkpoints["cin"]))
+    assert tr.step == 2 and tr.run()["step"] == 4
+    ck = tmp_path / "aa" / "checkpoint.pt"
+    assert torch.load(ck, weights_only=True)["net_config"]["antialias"] == antialias
+    r = _run_cli("export", str(ck), "-o", str(tmp_path / "aa.onnx"), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["fp32_max_abs_diff"] < 1e-3
+
+    def blurs(path: Path) -> int:  # depthwise convs over 3 (RGB) or 8 (widths[0]) channels; the res blocks' are 16
+        g = onnx.load(str(path)).graph
+        return sum(n.op_type == "Conv" and any(a.name == "group" and a.i in (3, 8) for a in n.attribute)
+                   for n in g.node)
+
+    plain = tmp_path / "plain.onnx"
+    assert _run_cli("export", str(checkpoints["cin"]), "-o", str(plain)).returncode == 0
+    assert blurs(tmp_path / "aa.onnx") - blurs(plain) == (2 if antialias == "down" else 3)
+
+
 def test_lean_export_of_a_net_whose_norms_share_values(tmp_path):
     """Norms with equal gamma/beta (an untrained net; blocks grown as the identity) reach the graph as one
     initializer behind Identity aliases: the rewrite must still see them as constants, not as a CIN

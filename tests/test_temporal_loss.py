@@ -118,6 +118,15 @@ def test_short_training_run_logs_the_temporal_term(tmp_path, kind):
     assert "temporal" not in parts and set(parts) == {"content", "style", "tv", "total"}
     saved = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert saved["last"]["temporal"] == pytest.approx(summary["last"]["temporal"])
+    # the motion pair: the same warp loss without the noise, weighted on its own
+    trainer.cfg.temporal_weight, trainer.cfg.temporal_noise, trainer.cfg.motion_weight = 10.0, 0.2, 1e6
+    torch.manual_seed(5)
+    with torch.no_grad():
+        total, parts, _ = trainer._losses(x, idx)
+    assert 0 < parts["motion"] < parts["temporal"]  # the noisy pair adds the noise's share
+    rest = parts["content"] * trainer.cfg.content_weight + parts["style"] * trainer.cfg.style_weight \
+        + parts["tv"] * trainer.cfg.tv_weight + 10.0 * parts["temporal"]
+    assert total.item() == pytest.approx(rest + 1e6 * parts["motion"], rel=1e-4)
 
 
 def test_temporal_weight_validation(tmp_path):
@@ -133,13 +142,17 @@ def test_temporal_weight_validation(tmp_path):
     assert TrainConfig(kind="feedforward", styles=[str(style)], **base).resolved().temporal_weight == 0.0
     with pytest.raises(UserError, match="temporal-noise"):
         TrainConfig(kind="feedforward", styles=[str(style)], temporal_noise=0.5, **base).resolved()
+    with pytest.raises(UserError, match="motion-weight"):
+        TrainConfig(kind="feedforward", styles=[str(style)], motion_weight=-1.0, **base).resolved()
+    with pytest.raises(UserError, match="motion-weight"):
+        TrainConfig(kind="adain", style_dir=str(tmp_path), motion_weight=1.0, **base).resolved()
 
 
 def test_cli_passes_the_flag():
     from stylecam.export.train_cli import build_parser
 
     args = build_parser().parse_args(["cin", "--styles", "a.jpg", "--content-dir", "d", "--temporal-weight", "50",
-                                      "--temporal-noise", "0.015"])
-    assert args.temporal_weight == 50.0 and args.temporal_noise == 0.015
+                                      "--temporal-noise", "0.015", "--motion-weight", "80"])
+    assert args.temporal_weight == 50.0 and args.temporal_noise == 0.015 and args.motion_weight == 80.0
     args = build_parser().parse_args(["feedforward", "--style", "a.jpg", "--content-dir", "d"])
     assert args.temporal_weight == 0.0
