@@ -1,0 +1,66 @@
+"""Where raw flicker lives: the warping error of each model's output on moving and on still pixels.
+
+    python benchmarks/flicker_regions.py --model a.onnx --model b.onnx [--frames 40] [--json]
+
+Pixels whose input flow is over --moving px are "moving" (people, cars), the rest "still". A net can be
+steadier than another on still pixels (where camera noise boils into texture) and less steady on
+moving ones (where the texture is redrawn as things move): the single figure of flicker_bench.py
+hides which. The input's own figures are the floor. Style 1 of each model, raw output, no stabilizer.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from flicker_bench import SHARED_VIDEO, read_clip  # noqa: E402
+
+from stylecam.realtime.engine import OrtEngine  # noqa: E402
+from stylecam.realtime.styles import StyleBank  # noqa: E402
+from stylecam.realtime.temporal import FlowEstimator, pair_flow, warping_error  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", action="append", required=True, help="ONNX model (repeatable)")
+    ap.add_argument("--clips", nargs="*", default=None, help=f"video files (default: every file in {SHARED_VIDEO})")
+    ap.add_argument("--frames", type=int, default=40)
+    ap.add_argument("--size", default="640x360")
+    ap.add_argument("--moving", type=float, default=0.5, help="flow (px) over which a pixel counts as moving")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    w, h = (int(v) for v in args.size.split("x"))
+    clips = [Path(c) for c in args.clips] if args.clips else sorted(Path(SHARED_VIDEO).glob("*.mp4"))
+    engines = {Path(m).name: OrtEngine(StyleBank([m]), device="cpu", threads=args.threads) for m in args.model}
+    est = FlowEstimator("accurate", 1.0)
+    results = []
+    for clip in clips:
+        frames = read_clip(clip, args.frames, (w, h))
+        outs = {"input": frames} | {k: [e.stylize(f, {0: 1.0}) for f in frames] for k, e in engines.items()}
+        acc: dict[str, dict[str, list[float]]] = {k: {"moving": [], "still": []} for k in outs}
+        share = []
+        for i in range(1, len(frames)):
+            flow, valid = pair_flow(frames[i - 1], frames[i], est)
+            moving = np.linalg.norm(flow, axis=-1) > args.moving
+            share.append(float(moving.mean()))
+            for k, seq in outs.items():
+                for name, region in (("moving", moving), ("still", ~moving)):
+                    acc[k][name].append(warping_error(seq[i - 1], seq[i], flow, valid, region))
+        row = {"clip": clip.name, "moving_share": round(float(np.mean(share)), 4),
+               "warp_error_x1e3": {k: {r: round(float(np.nanmean(v)) * 1e3, 4) for r, v in a.items()}
+                                   for k, a in acc.items()}}
+        results.append(row)
+        print(f"{clip.name[:24]:24} moving {row['moving_share']:.1%}  " + "  ".join(
+            f"{k}: {v['moving']:.3f} / {v['still']:.3f}" for k, v in row["warp_error_x1e3"].items()), file=sys.stderr)
+    if args.json:
+        print(json.dumps({"size": args.size, "frames": args.frames, "results": results}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
