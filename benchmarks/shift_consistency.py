@@ -4,7 +4,7 @@
 
 Training crops (photos at a 400 px short side, 288 px windows) are moved right by 1, 2 and 4 px
 (whole pixels: no resampling) and by 0.5 and 1.5 (linear), and the output of the moved crop is
-compared with the moved output, away from the borders (mean squared, x1e3, every third style). A
+compared with the moved output, away from the borders and the wrapped seam (mean squared, x1e3, every third style). A
 4 px move is a whole step of the fast net's stride-4 grid; if the 1-2 px figures are many times the
 4 px one, the texture is tied to that grid and redrawn as things move: flicker on moving things.
 """
@@ -15,37 +15,23 @@ import json
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from stylecam.export.data import is_held_out, list_images, read_rgb, to_tensor  # noqa: E402
+from stylecam.export.data import ImageCache, is_held_out, list_images, to_tensor  # noqa: E402
+from stylecam.export.temporal_loss import roll_shift  # noqa: E402
 from stylecam.export.train import build_from_checkpoint, load_checkpoint  # noqa: E402
 
 MOVES = (1.0, 2.0, 4.0, 0.5, 1.5)
 MARGIN = 24
 
 
-def shift(t: torch.Tensor, d: float) -> torch.Tensor:
-    """Right by d px, wrapping (the wrapped seam is inside MARGIN); fractions by linear interpolation."""
-    i = int(d // 1)
-    f = d - i
-    return (1 - f) * torch.roll(t, i, -1) + f * torch.roll(t, i + 1, -1)
-
-
 def crops(folder: Path, n: int) -> torch.Tensor:
-    out = []
-    for p in [p for p in list_images(folder) if not is_held_out(p)][:n]:
-        im = read_rgb(p)
-        if im is None:
-            continue
-        h, w = im.shape[:2]
-        s = 400 / min(h, w)
-        im = cv2.resize(im, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-        out.append(to_tensor(im[:288, :288]))
-    return torch.stack(out)
+    """The top-left 288 px of the first n training photos, scaled as training scales them (stage 2)."""
+    cache = ImageCache([p for p in list_images(folder) if not is_held_out(p)][:n], 400, "photos")
+    return torch.stack([to_tensor(im[:288, :288]) for im in cache.images])
 
 
 @torch.no_grad()
@@ -57,7 +43,7 @@ def measure(net: torch.nn.Module, x: torch.Tensor) -> dict[str, float]:
         w[:, st] = 1
         y = net(x, w)
         for d in MOVES:
-            e = (shift(y, d) - net(shift(x, d), w))[..., MARGIN:-MARGIN, MARGIN:-MARGIN]
+            e = (roll_shift(y, d) - net(roll_shift(x, d), w))[..., MARGIN:-MARGIN, MARGIN:-MARGIN]
             res.setdefault(f"{d:g}px", []).append(float((e * e).mean()) * 1e3)
     return {k: round(float(np.mean(v)), 4) for k, v in res.items()}
 

@@ -94,7 +94,7 @@ class Blur(nn.Module):
     Before a stride-2 conv it stops what lies above the new Nyquist frequency from folding back
     (Zhang 2019, "Making convolutional networks shift-invariant again"): without it the fast net's
     texture is tied to its 4-px stride grid, so a 1-2 px move of the picture redraws it (measured on
-    release 8: 16x the warp error of a 4 px move), and that is where real clips flicker.
+    release 8: 17x the error of a 4 px move), and that is where real clips flicker.
     """
 
     def __init__(self, channels: int):

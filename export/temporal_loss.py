@@ -71,6 +71,14 @@ def temporal_loss(y: torch.Tensor, y_warped_input: torch.Tensor, grid: torch.Ten
     return (d * d).sum() / (m.sum() * y.shape[1]).clamp_min(1.0)
 
 
+def roll_shift(t: torch.Tensor, d: float) -> torch.Tensor:
+    """`t` moved right by `d` px, wrapping around: whole pixels exactly (no resampling), fractions by
+    linear interpolation. For measuring how a net follows a move, away from the wrapped seam."""
+    i = int(d // 1)
+    f = d - i
+    return (1 - f) * torch.roll(t, i, -1) + f * torch.roll(t, i + 1, -1)
+
+
 def warped_pair(x: torch.Tensor, generator: torch.Generator | None = None, noise: float = 0.0,
                 **kw) -> tuple[torch.Tensor, torch.Tensor]:
     """(x' = warp(x) [+ noise], grid) for a batch x: the second frame of a synthetic video pair."""

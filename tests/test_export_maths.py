@@ -195,19 +195,14 @@ def test_blur_is_a_low_pass_that_keeps_flat_areas():
     assert not list(blur.parameters()) and not blur.state_dict()  # nothing to train or store
 
 
-def _roll_shift(t: torch.Tensor, d: float) -> torch.Tensor:
-    """Shift right by d px (fractional: linear interpolation), wrapping around."""
-    i = int(d // 1)
-    f = d - i
-    return (1 - f) * torch.roll(t, i, -1) + f * torch.roll(t, i + 1, -1)
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_antialiased_encoder_follows_a_two_pixel_move(seed):
     """Moving the picture 2 px moves the 1/4-resolution features half a pixel. Without the blurs, what the
     stride-2 convs fold back makes them something else (the texture redraws: flicker); with them the
     features are close to a half-pixel shift of the unmoved ones (measured on release 8: 0.185 -> 0.028
     of the features' variance; random nets here: about 0.4 -> 0.15)."""
+    from stylecam.export.temporal_loss import roll_shift
+
     torch.manual_seed(100)
     x = F.interpolate(torch.rand(2, 3, 24, 24), size=(96, 96), mode="bilinear", align_corners=False)
     err = {}
@@ -215,11 +210,11 @@ def test_antialiased_encoder_follows_a_two_pixel_move(seed):
         torch.manual_seed(seed)
         net = TransformerNet(NetConfig("fast", widths=[8, 16], n_res=1, shuffle_out=True, subpixel_up=True,
                                        padding="zeros", antialias=aa)).eval()
-        a, b = x, _roll_shift(x, 2)
+        a, b = x, roll_shift(x, 2)
         with torch.no_grad():
             for m in net.down:
                 a, b = m(a), m(b)
-        e = (_roll_shift(a, 0.5) - b)[..., 4:-4, 4:-4]  # away from the wrapped seam
+        e = (roll_shift(a, 0.5) - b)[..., 4:-4, 4:-4]  # away from the wrapped seam
         err[aa] = float((e * e).mean() / a[..., 4:-4, 4:-4].var())
     assert err["down"] < 0.5 * err["none"], err
 
