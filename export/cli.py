@@ -9,13 +9,7 @@ import importlib
 import sys
 from typing import Sequence
 
-# command word -> (module with main(argv) -> int, one-line help). Add subcommands here.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("stylecam.export.train_cli", "train a feed-forward, CIN or AdaIN net on a folder of photos"),
-    "export": ("stylecam.export.onnx_export", "export a checkpoint to a self-checked ONNX file with metadata"),
-    "average": ("stylecam.export.average", "average trained states of one net, weight by weight (a weight soup)"),
-    "keyframe": ("stylecam.export.keyframes", "Gatys style transfer for stills, image folders and video keyframes"),
-}
+from stylecam.commands import TRAIN_COMMANDS as COMMANDS
 
 
 def usage() -> str:

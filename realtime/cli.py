@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from stylecam.commands import TRAIN_COMMANDS
+
 from .devices import DEVICES
 from .errors import UserError
 from .settings import STABILIZE_STRENGTH
@@ -24,10 +26,7 @@ from .signals import StopOnSignals
 log = logging.getLogger("stylecam")
 
 # Torch-side commands, forwarded to stylecam.export.cli (not imported here: the runtime stays torch-free).
-EXPORT_COMMANDS = {"train": "train a model (needs stylecam[train])",
-                   "export": "export a model to ONNX (needs stylecam[train])",
-                   "average": "average trained states of one net (needs stylecam[train])",
-                   "keyframe": "optimise a Gatys keyframe (needs stylecam[train])"}
+EXPORT_COMMANDS = {name: f"{text} (needs stylecam[train])" for name, (_, text) in TRAIN_COMMANDS.items()}
 # Exit codes (README, "Exit codes"): 0 done; 1 a bug (traceback); 2 a user error (one line);
 # 3 done, but the input ended early (a truncated or damaged file: the output holds what decoded);
 # 128 + signal when stopped (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP) with a playable .partial output.
