@@ -66,7 +66,7 @@ def main(argv: Sequence[str]) -> int:
     p.add_argument("--json", action="store_true", help="print what was averaged as JSON on stdout")
     args = p.parse_args(list(argv))
     try:
-        from .train import _save_atomic, load_checkpoint
+        from .train import save_atomic, load_checkpoint
 
         out = Path(args.out)
         if any(out.resolve() == Path(c).resolve() for c in args.checkpoints):
@@ -75,7 +75,7 @@ def main(argv: Sequence[str]) -> int:
             raise UserError(f"output folder does not exist: {out.parent}; create it first")
         cks = [load_checkpoint(c) for c in args.checkpoints]
         state = average_states(cks, args.weights, args.checkpoints, "stylecam average " + " ".join(argv))
-        _save_atomic(state, out)
+        save_atomic(state, out)
     except UserError as e:
         print(f"stylecam: error: {e}", file=sys.stderr)
         return 2

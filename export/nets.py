@@ -17,6 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .losses import mean_std
+from .net_options import ANTIALIAS, PADDINGS, UPSAMPLES
 from .vgg import VGG19Features
 
 
@@ -147,22 +148,35 @@ class PixelShuffle(nn.Module):
         return F.pixel_shuffle(x, self.r)
 
 
+class Bilinear2(nn.Module):
+    """x2 bilinear upsampling (no weights): every output pixel drawn by the same rule, whatever its
+    phase on the coarse grid, so a picture moved by a pixel moves its output instead of redrawing it."""
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+        return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+
+
 class SubPixelUp(nn.Module):
     """x2 upsampling that does its work at the low resolution: a 1x1 conv to 4*cout channels,
     depth-to-space, then (C)IN + ReLU. The nearest-upsample + 3x3 conv it replaces cost a
-    quarter of the CPU tier's frame time at 640x360 (the conv ran at the high resolution)."""
+    quarter of the CPU tier's frame time at 640x360 (the conv ran at the high resolution).
+    `bilinear`: a 1x1 conv to cout channels, then bilinear x2 (one filter for all four sub-pixels)."""
 
-    def __init__(self, cin: int, cout: int, n_styles: int):
+    def __init__(self, cin: int, cout: int, n_styles: int, bilinear: bool = False):
         super().__init__()
-        self.conv = nn.Conv2d(cin, 4 * cout, 1)
-        with torch.no_grad():  # ICNR init: the 4 sub-pixels start equal (nearest upsampling, no checkerboard)
-            w = self.conv.weight.view(cout, 4, cin, 1, 1)
-            w.copy_(w[:, :1].expand_as(w).clone())
-            self.conv.bias.view(cout, 4).copy_(self.conv.bias.view(cout, 4)[:, :1].expand(cout, 4).clone())
+        self.bilinear = bilinear
+        self.conv = nn.Conv2d(cin, cout if bilinear else 4 * cout, 1)
+        if not bilinear:
+            with torch.no_grad():  # ICNR init: the 4 sub-pixels start equal (nearest upsampling, no checkerboard)
+                w = self.conv.weight.view(cout, 4, cin, 1, 1)
+                w.copy_(w[:, :1].expand_as(w).clone())
+                self.conv.bias.view(cout, 4).copy_(self.conv.bias.view(cout, 4)[:, :1].expand(cout, 4).clone())
         self.norm = CondInstanceNorm(cout, n_styles)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
-        return F.relu(self.norm(F.pixel_shuffle(self.conv(x), 2), w))
+        x = self.conv(x)
+        x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False) if self.bilinear else F.pixel_shuffle(x, 2)
+        return F.relu(self.norm(x, w))
 
 
 class ResBlock(nn.Module):
@@ -195,6 +209,7 @@ class NetConfig:
     subpixel_up: bool = False      # fast arch: 1/4 -> 1/2 by 1x1 conv + depth-to-space (SubPixelUp)
     padding: str = "reflect"       # reflect | zeros (see the module docstring)
     antialias: str = "none"        # fast arch: none | down (Blur before both stride-2 convs) | full (+ after the last)
+    upsample: str = "shuffle"      # fast arch with shuffle_out: shuffle (depth-to-space) | bilinear (see phase_average)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -222,21 +237,25 @@ class TransformerNet(nn.Module):
             # Budget ~4-6k multiply-adds per output pixel: two stride-2 convs straight
             # away, separable residual blocks at 1/4 resolution, a 3x3 at full res.
             c1, c2 = cfg.widths or [16, 48]
-            if cfg.antialias not in ("none", "down", "full"):
+            if cfg.antialias not in ANTIALIAS:
                 raise ValueError(f"unknown antialias {cfg.antialias!r}")
+            if cfg.upsample not in UPSAMPLES or (cfg.upsample == "bilinear" and not cfg.shuffle_out):
+                raise ValueError(f"upsample {cfg.upsample!r} needs shuffle_out and one of shuffle, bilinear")
             aa = cfg.antialias != "none"  # the blurs hold no weights: a net's state loads either way
             self.down = nn.ModuleList([ConvNorm(3, c1, 3, 2, s, blur=aa), ConvNorm(c1, c2, 3, 2, s, blur=aa)])
             self.res = nn.ModuleList([ResBlock(c2, s, separable=True) for _ in range(cfg.n_res)])
             if cfg.shuffle_out:
                 # The last conv runs at half resolution and emits 4 sub-pixels per
                 # channel: no full-resolution feature maps at all.
-                last = ConvNorm(c1, 12, 3, norm=False, relu=False)
-                with torch.no_grad():  # ICNR init: start out as nearest upsampling (no checkerboard)
-                    w0 = last.conv.weight.view(3, 4, c1, 3, 3)
-                    w0.copy_(w0[:, :1].expand_as(w0).clone())
-                    last.conv.bias.view(3, 4).copy_(last.conv.bias.view(3, 4)[:, :1].expand(3, 4).clone())
-                first = SubPixelUp(c2, c1, s) if cfg.subpixel_up else ConvNorm(c2, c1, 3, n_styles=s, upsample=2)
-                self.up = nn.ModuleList([first, last, PixelShuffle(2)]
+                bl = cfg.upsample == "bilinear"
+                last = ConvNorm(c1, 3 if bl else 12, 3, norm=False, relu=False)
+                if not bl:
+                    with torch.no_grad():  # ICNR init: start out as nearest upsampling (no checkerboard)
+                        w0 = last.conv.weight.view(3, 4, c1, 3, 3)
+                        w0.copy_(w0[:, :1].expand_as(w0).clone())
+                        last.conv.bias.view(3, 4).copy_(last.conv.bias.view(3, 4)[:, :1].expand(3, 4).clone())
+                first = SubPixelUp(c2, c1, s, bilinear=bl) if cfg.subpixel_up else ConvNorm(c2, c1, 3, n_styles=s, upsample=2)
+                self.up = nn.ModuleList([first, last, Bilinear2() if bl else PixelShuffle(2)]
                                         + ([Blur(3)] if cfg.antialias == "full" else []))
             else:
                 self.up = nn.ModuleList([ConvNorm(c2, c1, 3, n_styles=s, upsample=2),
@@ -244,7 +263,7 @@ class TransformerNet(nn.Module):
             self.size_multiple = 4
         else:
             raise ValueError(f"unknown arch {cfg.arch!r}")
-        if cfg.padding not in ("reflect", "zeros"):
+        if cfg.padding not in PADDINGS:
             raise ValueError(f"unknown padding {cfg.padding!r}")
         if cfg.padding == "zeros":
             for m in self.modules():
@@ -287,6 +306,22 @@ def load_deeper(net: TransformerNet, weights: dict[str, torch.Tensor]) -> int:
             block.b[-1].norm.gamma.zero_()
             block.b[-1].norm.beta.zero_()
     return gained
+
+
+def phase_average(weights: dict[str, torch.Tensor], cfg: NetConfig) -> dict[str, torch.Tensor]:
+    """A depth-to-space fast net's weights for the same net with `upsample="bilinear"`.
+
+    Its sub-pixel convs hold one filter per output phase (4 per channel); the bilinear net has one.
+    Their mean starts it where the trained net's phase-averaged picture is, so --resume can switch a
+    trained net's decoder over and fine-tune instead of training from scratch."""
+    out = dict(weights)
+    names = ["up.1.conv"] + (["up.0.conv"] if cfg.subpixel_up else [])
+    for n in names:
+        w, b = weights[f"{n}.weight"], weights[f"{n}.bias"]
+        c = w.shape[0] // 4
+        out[f"{n}.weight"] = w.reshape(c, 4, *w.shape[1:]).mean(1)
+        out[f"{n}.bias"] = b.reshape(c, 4).mean(1)
+    return out
 
 
 def macs_per_pixel(net: nn.Module, h: int = 256, w: int = 256) -> float:

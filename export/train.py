@@ -29,7 +29,7 @@ from . import temporal_loss as TL
 from .adain_data import ContentFeatures, StyleStats, content_short_side
 from .data import ImageCache, list_images, load_style, save_grid, split_holdout
 from .errors import UserError
-from .nets import ADAIN_LAYER, AdaINNet, NetConfig, TransformerNet, adain, load_deeper
+from .nets import ADAIN_LAYER, AdaINNet, NetConfig, TransformerNet, adain, load_deeper, phase_average
 from .vgg import VGG19Features, canonical
 
 KINDS = ("feedforward", "cin", "adain")
@@ -336,13 +336,13 @@ class Trainer:
                  "optimizer": self.opt.state_dict(), "history": self.history, "rng": self.rng.bit_generator.state}
         if self.swd_gen is not None:  # the SWD directions, so a resumed run draws what it would have
             state["swd_rng"] = self.swd_gen.get_state()
-        _save_atomic(state, path)
+        save_atomic(state, path)
         if self.cfg.state:
             small = {"format": STATE_FORMAT, **common, "history": self.history[-100:],
                      "model": {k: v.detach().to(torch.float16) if v.is_floating_point() else v
                                for k, v in trained.state_dict().items()}}
             Path(self.cfg.state).parent.mkdir(parents=True, exist_ok=True)
-            _save_atomic(small, Path(self.cfg.state))
+            save_atomic(small, Path(self.cfg.state))
         return path
 
     def _load(self, path: str) -> None:
@@ -352,11 +352,20 @@ class Trainer:
         target = self.net.decoder if self.cfg.kind == "adain" else self.net
         old_blocks = ck.get("net_config", {}).get("n_res")
         grow = self.cfg.kind != "adain" and old_blocks is not None and old_blocks < self.net.cfg.n_res
+        old_up = ck.get("net_config", {}).get("upsample", "shuffle")
+        new_up = old_up if self.cfg.kind == "adain" else self.net.cfg.upsample
+        if old_up != new_up and not (old_up == "shuffle" and new_up == "bilinear"):
+            raise UserError(f"--resume {path} has a {old_up} decoder; only shuffle -> bilinear can be switched "
+                            f"(use --upsample {old_up})")
         try:
             if grow:  # a deeper net resumed from a shallower one (--res-blocks raised)
                 gained = load_deeper(self.net, fp32_weights(ck))
                 print(f"{path} has {old_blocks} residual blocks, this net {self.net.cfg.n_res}: the {gained} new ones "
                       "start as the identity; the optimiser starts afresh", file=sys.stderr)
+            elif old_up != new_up:
+                target.load_state_dict(phase_average(fp32_weights(ck), self.net.cfg))
+                print(f"{path} has a depth-to-space decoder, this net a bilinear one: its sub-pixel filters start "
+                      "as their mean; the optimiser starts afresh", file=sys.stderr)
             else:
                 target.load_state_dict(fp32_weights(ck))
                 if "optimizer" in ck:
@@ -505,7 +514,7 @@ CHECKPOINT_FORMAT = "stylecam-checkpoint-1"  # full: weights, optimiser, history
 STATE_FORMAT = "stylecam-state-1"            # small: fp16 weights and progress, kept in the repository
 
 
-def _save_atomic(obj: dict, path: Path) -> None:
+def save_atomic(obj: dict, path: Path) -> None:
     write_atomic(path, lambda tmp: torch.save(obj, tmp))
 
 

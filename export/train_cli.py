@@ -7,6 +7,7 @@ import sys
 from typing import Sequence
 
 from .errors import UserError
+from .net_options import ANTIALIAS, ARCHS, PADDINGS, UPSAMPLES
 
 
 def _csv(s: str) -> list[str]:
@@ -63,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
         q.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
         if q is not ad:
-            q.add_argument("--arch", default="johnson", choices=["johnson", "fast"],
+            q.add_argument("--arch", default="johnson", choices=ARCHS,
                            help="johnson: the paper's net; fast: the CPU real-time net")
             q.add_argument("--width", type=float, default=1.0, help="channel multiplier (johnson)")
             q.add_argument("--res-blocks", type=int, default=None,
@@ -72,13 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
                            help="fast arch channels at 1/2 and 1/4 resolution, e.g. 16,48")
             q.add_argument("--subpixel-up", action="store_true",
                            help="fast arch: 1/4 -> 1/2 resolution by a 1x1 conv + depth-to-space (cheaper at run time)")
-            q.add_argument("--padding", default="reflect", choices=["reflect", "zeros"],
+            q.add_argument("--padding", default="reflect", choices=PADDINGS,
                            help="zeros: padding inside the convs, cheaper at run time; for fine-tuning a reflect-padded "
                                 "net (--resume), which then learns its borders")
-            q.add_argument("--antialias", default="none", choices=["none", "down", "full"],
+            q.add_argument("--antialias", default="none", choices=ANTIALIAS,
                            help="fast arch: fixed low-pass filters before its two stride-2 convs (down), and after its "
                                 "last upsampling (full), so texture follows the picture when it moves by a pixel "
                                 "instead of redrawing; may be switched on with --resume (no weights are added)")
+            q.add_argument("--upsample", default="shuffle", choices=UPSAMPLES,
+                           help="fast arch: how the decoder doubles its resolution; shuffle: depth-to-space, one filter "
+                                "per sub-pixel; bilinear: one filter, then bilinear x2, so texture is not tied to the "
+                                "pixel grid; --resume of a shuffle net may switch to bilinear (filters start as their mean)")
             q.add_argument("--temporal-weight", type=float, default=0.0,
                            help="weight of the warp-consistency loss against flicker (e.g. 1e6 with the default losses; 0 = off)")
             q.add_argument("--temporal-noise", type=float, default=0.0,
@@ -116,7 +121,7 @@ def main(argv: Sequence[str]) -> int:
                    "padding": args.padding}
             if args.arch == "fast":
                 net.update(widths=args.widths or [16, 48], shuffle_out=True, subpixel_up=args.subpixel_up,
-                           antialias=args.antialias)
+                           antialias=args.antialias, upsample=args.upsample)
         cfg = TrainConfig(
             kind=args.kind, content_dir=args.content_dir, out=args.out or f"runs/{args.kind}",
             styles=[args.style] if args.kind == "feedforward" else list(getattr(args, "styles", []) or []),

@@ -65,7 +65,7 @@ case "$STAGE" in
     ;;
   cpu-tier)
     # NETS: name:widths:res-blocks[:VAR=value,...] ...; each trains the whole recipe from its own run folder
-    # and state; the VARs (STYLE_WEIGHT, TV_WEIGHT, CONTENT_LAYERS, CONTENT_WEIGHT, ANTIALIAS) override its defaults.
+    # and state; the VARs (STYLE_WEIGHT, TV_WEIGHT, CONTENT_LAYERS, CONTENT_WEIGHT, ANTIALIAS, UPSAMPLE) override its defaults.
     # At batch 4 one run leaves the GPU mostly idle, so the candidates share it side by side.
     pids=()
     for spec in ${NETS:-e:12,32:4}; do

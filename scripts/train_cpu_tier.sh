@@ -33,6 +33,7 @@ DEVICE=${DEVICE:-cpu}
 PRECISION=${PRECISION:-auto}
 NET=${NET:---widths 12,32 --res-blocks 4 --padding zeros}
 NET="$NET${ANTIALIAS:+ --antialias $ANTIALIAS}"  # ANTIALIAS=down|full: the blurs of nets.Blur, from the first step
+NET="$NET${UPSAMPLE:+ --upsample $UPSAMPLE}"  # UPSAMPLE=bilinear: nets.Bilinear2 in the decoder (a shuffle state switches over)
 DEADLINE=${DEADLINE:-${MAX_MINUTES:+$(( $(date +%s) + ${MAX_MINUTES%.*} * 60 ))}}
 minutes_left() {  # for --max-minutes: what is left of MAX_MINUTES (at least a few seconds)
   if [ -n "$DEADLINE" ]; then

@@ -222,3 +222,46 @@ def test_antialiased_encoder_follows_a_two_pixel_move(seed):
 def test_antialias_is_checked():
     with pytest.raises(ValueError, match="antialias"):
         TransformerNet(NetConfig("fast", widths=[8, 16], n_res=1, antialias="sideways"))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_bilinear_decoder_follows_a_one_pixel_move_of_its_features(seed):
+    """A depth-to-space decoder draws each sub-pixel with its own filter, so features moved by one coarse
+    pixel give output that is not the old output moved by two: the texture is redrawn as things move
+    (release 8: 1-2 px moves cost 17-23x a 4 px one). The bilinear decoder, started from the same
+    filters' mean (`phase_average`), follows: measured on release 8, 0.295 -> 0.065 (1 px, x1e3)."""
+    from stylecam.export.nets import phase_average
+    from stylecam.export.temporal_loss import roll_shift
+
+    torch.manual_seed(seed)
+    cfg = NetConfig("fast", widths=[8, 16], n_res=1, shuffle_out=True, subpixel_up=True, padding="zeros")
+    shuffle = TransformerNet(cfg).eval()
+    with torch.no_grad():  # a trained net's sub-pixel filters differ (release 8: by 2.2x and 1.3x their mean)
+        for m in (shuffle.up[0].conv, shuffle.up[1].conv):
+            m.weight.add_(0.3 * torch.randn_like(m.weight))
+    bl_cfg = NetConfig(**{**cfg.to_dict(), "upsample": "bilinear"})
+    bilinear = TransformerNet(bl_cfg).eval()
+    bilinear.load_state_dict(phase_average(shuffle.state_dict(), bl_cfg))
+    torch.manual_seed(100)
+    x = F.interpolate(torch.rand(2, 3, 24, 24), size=(96, 96), mode="bilinear", align_corners=False)
+    err = {}
+    for name, net in (("shuffle", shuffle), ("bilinear", bilinear)):
+        with torch.no_grad():
+            y, y2 = net(x), net(roll_shift(x, 1))
+        e = (roll_shift(y, 1) - y2)[..., 8:-8, 8:-8]
+        err[name] = float((e * e).mean() / y[..., 8:-8, 8:-8].var())
+    assert err["bilinear"] < 0.5 * err["shuffle"], err
+
+
+def test_phase_average_takes_each_sub_pixel_filter_mean():
+    from stylecam.export.nets import phase_average
+
+    cfg = NetConfig("fast", widths=[8, 16], n_res=1, shuffle_out=True, subpixel_up=True)
+    w = TransformerNet(cfg).state_dict()
+    w["up.1.conv.weight"] = torch.arange(12.0)[:, None, None, None].expand(12, 8, 3, 3).clone()  # channel c, phase p: 4c+p
+    out = phase_average(w, NetConfig(**{**cfg.to_dict(), "upsample": "bilinear"}))
+    assert out["up.1.conv.weight"].shape == (3, 8, 3, 3) and out["up.0.conv.weight"].shape == (8, 16, 1, 1)
+    assert out["up.1.conv.weight"][:, 0, 0, 0].tolist() == [1.5, 5.5, 9.5]
+    assert out["up.1.conv.bias"].shape == (3,)
+    with pytest.raises(ValueError, match="upsample"):
+        TransformerNet(NetConfig("fast", widths=[8, 16], n_res=1, upsample="bilinear"))  # needs shuffle_out

@@ -385,6 +385,32 @@ def test_antialias_switched_on_by_resume_trains_and_exports(antialias, data, che
     assert blurs(tmp_path / "aa.onnx") - blurs(plain) == (2 if antialias == "down" else 3)
 
 
+def test_bilinear_decoder_switched_on_by_resume_trains_and_exports(data, checkpoints, tmp_path):
+    """--upsample bilinear on --resume of a depth-to-space net: the sub-pixel filters start as their mean,
+    training goes on from the saved step, the checkpoint is the bilinear net, and its export (Resize in
+    the graph, no DepthToSpace) passes the parity check. Back to depth-to-space is refused, one line."""
+    import onnx
+
+    from stylecam.export.train import load_checkpoint
+
+    cfg = _cfg(data, tmp_path / "bl", "cin", steps=4)
+    cfg.net = {**cfg.net, "upsample": "bilinear"}
+    tr = Trainer(cfg, device="cpu", resume=str(checkpoints["cin"]))
+    before = load_checkpoint(checkpoints["cin"])["model"]["up.1.conv.bias"].float()
+    assert torch.allclose(tr.net.up[1].conv.bias.detach(), before.view(3, 4).mean(1))
+    assert tr.step == 2 and tr.run()["step"] == 4
+    ck = tmp_path / "bl" / "checkpoint.pt"
+    assert load_checkpoint(ck)["net_config"]["upsample"] == "bilinear"
+    r = _run_cli("export", str(ck), "-o", str(tmp_path / "bl.onnx"), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["fp32_max_abs_diff"] < 1e-3
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "bl.onnx")).graph.node]
+    assert ops.count("Resize") == 2 and "DepthToSpace" not in ops and "ConvTranspose" not in ops
+    cfg.net = {**cfg.net, "upsample": "shuffle"}
+    with pytest.raises(UserError, match="bilinear decoder; only shuffle -> bilinear"):
+        Trainer(cfg, device="cpu", resume=str(ck))
+
+
 def test_lean_export_of_a_net_whose_norms_share_values(tmp_path):
     """Norms with equal gamma/beta (an untrained net; blocks grown as the identity) reach the graph as one
     initializer behind Identity aliases: the rewrite must still see them as constants, not as a CIN
