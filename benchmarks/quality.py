@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from stylecam.export import losses as L  # noqa: E402
 from stylecam.export.data import is_held_out, list_images, read_rgb, resize_long, to_tensor, to_uint8  # noqa: E402
-from peer import run_peer  # noqa: E402
+from peer import peer_frames, style_file  # noqa: E402
 from stylecam.export.vgg import VGG19Features  # noqa: E402
 from stylecam.realtime.engine import OrtEngine  # noqa: E402
 from stylecam.realtime.modelfile import builtin_models  # noqa: E402
@@ -75,11 +74,6 @@ class Scorer:
         f = self.feats(out)
         per_layer = {l: float(L.gram_style_loss(f, target, [l])) for l in STYLE_LAYERS}
         return per_layer, float(L.content_loss(f, photo_feats, [CONTENT_LAYER]))
-
-
-def style_file(name: str, styles_dir: Path) -> Path | None:
-    p = styles_dir / f"{name}.jpg"
-    return p if p.is_file() else None
 
 
 def gatys_output(photo: np.ndarray, style_path: Path, steps: int, cache: Path | None = None, key: str = ""
@@ -154,22 +148,6 @@ def temporal(engine: OrtEngine, style: int, clip: Path, frames: int, size: tuple
             "ratio": float(np.mean(d_out) / max(1e-9, np.mean(d_in)))}
 
 
-def peer_frames(args: argparse.Namespace, frames: list[np.ndarray], paintings: list[Path]
-                ) -> dict[tuple[int, int], np.ndarray]:
-    """The peer's output for every (painting k, frame i), read from the very frames we stylize and
-    brought back to their size."""
-    fh, fw = frames[0].shape[:2]
-    with tempfile.TemporaryDirectory() as td:
-        tmp = Path(td)
-        for i, img in enumerate(frames):
-            cv2.imwrite(str(tmp / f"in_{i}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-        keys = [(k, i) for k in range(len(paintings)) for i in range(len(frames))]
-        res = run_peer(args.peer_python, [(tmp / f"in_{i}.png", paintings[k]) for k, i in keys], max(fw, fh), tmp,
-                       args.threads)
-    return {key: r if r.shape[:2] == (fh, fw) else cv2.resize(r, (fw, fh), interpolation=cv2.INTER_AREA)
-            for key, r in zip(keys, res)}
-
-
 def _frames(s: str) -> list[tuple[int, int]]:
     return [tuple(int(v) for v in f.split("x")) for f in s.split(",")]  # type: ignore[misc]
 
@@ -228,7 +206,7 @@ def main() -> int:
     for fw, fh in args.frames:
         photos = [fit_frame(read_rgb(p), fw, fh) for p in held]
         photo_feats = [scorer.feats(p) for p in photos]
-        peer_out = peer_frames(args, photos, [sp for _, sp in styles]) if args.peer_python else {}
+        peer_out = peer_frames(args.peer_python, photos, [sp for _, sp in styles], args.threads) if args.peer_python else {}
         for k, (s, sp) in enumerate(styles):
             target = scorer.style_target(str(sp), args.style_size)
             acc: dict[str, list[float]] = {}
@@ -312,7 +290,7 @@ def make_sheet(args: argparse.Namespace, bank: StyleBank, engine: OrtEngine, sty
     fw, fh = args.frames[0]
     photos = [ROOT / "samples" / "astronaut.jpg", ROOT / "samples" / "coffee.jpg"]
     frames = [fit_frame(read_rgb(p), fw, fh) for p in photos]
-    peer = peer_frames(args, frames, [sp for _, sp in styles]) if args.peer_python else {}
+    peer = peer_frames(args.peer_python, frames, [sp for _, sp in styles], args.threads) if args.peer_python else {}
     cells: dict[str, list[np.ndarray]] = {"photo": []}
     for i, f in enumerate(frames):
         cells["photo"] += [_sheet_crop(f)] + ([_sheet_crop(f)] if peer else [])
