@@ -239,8 +239,10 @@ class TransformerNet(nn.Module):
             c1, c2 = cfg.widths or [16, 48]
             if cfg.antialias not in ANTIALIAS:
                 raise ValueError(f"unknown antialias {cfg.antialias!r}")
-            if cfg.upsample not in UPSAMPLES or (cfg.upsample == "bilinear" and not cfg.shuffle_out):
-                raise ValueError(f"upsample {cfg.upsample!r} needs shuffle_out and one of shuffle, bilinear")
+            if cfg.upsample not in UPSAMPLES:
+                raise ValueError(f"unknown upsample {cfg.upsample!r}")
+            if cfg.upsample == "bilinear" and not cfg.shuffle_out:
+                raise ValueError("upsample 'bilinear' needs shuffle_out (it replaces the depth-to-space steps)")
             aa = cfg.antialias != "none"  # the blurs hold no weights: a net's state loads either way
             self.down = nn.ModuleList([ConvNorm(3, c1, 3, 2, s, blur=aa), ConvNorm(c1, c2, 3, 2, s, blur=aa)])
             self.res = nn.ModuleList([ResBlock(c2, s, separable=True) for _ in range(cfg.n_res)])

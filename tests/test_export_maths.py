@@ -265,3 +265,5 @@ def test_phase_average_takes_each_sub_pixel_filter_mean():
     assert out["up.1.conv.bias"].shape == (3,)
     with pytest.raises(ValueError, match="upsample"):
         TransformerNet(NetConfig("fast", widths=[8, 16], n_res=1, upsample="bilinear"))  # needs shuffle_out
+    with pytest.raises(ValueError, match="unknown upsample"):
+        TransformerNet(NetConfig("fast", widths=[8, 16], n_res=1, shuffle_out=True, upsample="sideways"))
