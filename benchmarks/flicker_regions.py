@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from flicker_bench import SHARED_VIDEO, read_clip  # noqa: E402
+from flicker_bench import SHARED_VIDEO, default_clips, read_clip  # noqa: E402
 
+from stylecam.realtime import frames as fr  # noqa: E402
 from stylecam.realtime.engine import OrtEngine  # noqa: E402
 from stylecam.realtime.styles import StyleBank  # noqa: E402
 from stylecam.realtime.temporal import FlowEstimator, pair_flow, warping_error  # noqa: E402
@@ -34,13 +35,15 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    w, h = (int(v) for v in args.size.split("x"))
-    clips = [Path(c) for c in args.clips] if args.clips else sorted(Path(SHARED_VIDEO).glob("*.mp4"))
+    size = fr.parse_size(args.size)
+    if not isinstance(size, tuple):
+        ap.error("--size needs WIDTHxHEIGHT")
+    clips = [Path(c) for c in args.clips] if args.clips else default_clips()
     engines = {Path(m).name: OrtEngine(StyleBank([m]), device="cpu", threads=args.threads) for m in args.model}
     est = FlowEstimator("accurate", 1.0)
     results = []
     for clip in clips:
-        frames = read_clip(clip, args.frames, (w, h))
+        frames = read_clip(clip, args.frames, size)
         outs = {"input": frames} | {k: [e.stylize(f, {0: 1.0}) for f in frames] for k, e in engines.items()}
         acc: dict[str, dict[str, list[float]]] = {k: {"moving": [], "still": []} for k in outs}
         share = []

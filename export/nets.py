@@ -156,6 +156,15 @@ class Bilinear2(nn.Module):
         return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
 
 
+def _icnr(conv: nn.Conv2d, cout: int) -> None:
+    """ICNR init (Aitken et al. 2017) of a conv feeding depth-to-space: its 4 sub-pixel filters per output
+    channel start equal, so the step starts as nearest upsampling (no checkerboard)."""
+    with torch.no_grad():
+        w = conv.weight.view(cout, 4, *conv.weight.shape[1:])
+        w.copy_(w[:, :1].expand_as(w).clone())
+        conv.bias.view(cout, 4).copy_(conv.bias.view(cout, 4)[:, :1].expand(cout, 4).clone())
+
+
 class SubPixelUp(nn.Module):
     """x2 upsampling that does its work at the low resolution: a 1x1 conv to 4*cout channels,
     depth-to-space, then (C)IN + ReLU. The nearest-upsample + 3x3 conv it replaces cost a
@@ -164,19 +173,14 @@ class SubPixelUp(nn.Module):
 
     def __init__(self, cin: int, cout: int, n_styles: int, bilinear: bool = False):
         super().__init__()
-        self.bilinear = bilinear
         self.conv = nn.Conv2d(cin, cout if bilinear else 4 * cout, 1)
         if not bilinear:
-            with torch.no_grad():  # ICNR init: the 4 sub-pixels start equal (nearest upsampling, no checkerboard)
-                w = self.conv.weight.view(cout, 4, cin, 1, 1)
-                w.copy_(w[:, :1].expand_as(w).clone())
-                self.conv.bias.view(cout, 4).copy_(self.conv.bias.view(cout, 4)[:, :1].expand(cout, 4).clone())
+            _icnr(self.conv, cout)
+        self.up = Bilinear2() if bilinear else PixelShuffle(2)  # no weights: the state's keys are the same
         self.norm = CondInstanceNorm(cout, n_styles)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.conv(x)
-        x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False) if self.bilinear else F.pixel_shuffle(x, 2)
-        return F.relu(self.norm(x, w))
+        return F.relu(self.norm(self.up(self.conv(x)), w))
 
 
 class ResBlock(nn.Module):
@@ -252,10 +256,7 @@ class TransformerNet(nn.Module):
                 bl = cfg.upsample == "bilinear"
                 last = ConvNorm(c1, 3 if bl else 12, 3, norm=False, relu=False)
                 if not bl:
-                    with torch.no_grad():  # ICNR init: start out as nearest upsampling (no checkerboard)
-                        w0 = last.conv.weight.view(3, 4, c1, 3, 3)
-                        w0.copy_(w0[:, :1].expand_as(w0).clone())
-                        last.conv.bias.view(3, 4).copy_(last.conv.bias.view(3, 4)[:, :1].expand(3, 4).clone())
+                    _icnr(last.conv, 3)
                 first = SubPixelUp(c2, c1, s, bilinear=bl) if cfg.subpixel_up else ConvNorm(c2, c1, 3, n_styles=s, upsample=2)
                 self.up = nn.ModuleList([first, last, Bilinear2() if bl else PixelShuffle(2)]
                                         + ([Blur(3)] if cfg.antialias == "full" else []))
