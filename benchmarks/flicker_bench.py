@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from stylecam.realtime import frames as fr  # noqa: E402
 from stylecam.realtime.engine import OrtEngine  # noqa: E402
+from stylecam.realtime.errors import UserError  # noqa: E402
 from stylecam.realtime.modelfile import builtin_models  # noqa: E402
 from stylecam.realtime.sources import VideoSource  # noqa: E402
 from stylecam.realtime.settings import STABILIZE_STRENGTH  # noqa: E402
@@ -101,6 +102,18 @@ def build_standin_model(path: Path, amp: float = 0.08, k: float = 25.0) -> Path:
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
+
+
+def frame_size(ap: argparse.ArgumentParser, text: str) -> tuple[int, int]:
+    """--size as WIDTHxHEIGHT (a scale has no meaning for clips measured side by side); bad input ends
+    with the parser's one-line error."""
+    try:
+        size = fr.parse_size(text)
+    except UserError as e:
+        ap.error(str(e))
+    if not isinstance(size, tuple):
+        ap.error("--size needs WIDTHxHEIGHT")
+    return size
 
 
 def default_clips() -> list[Path]:
@@ -271,9 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
     args = ap.parse_args(argv)
     logging.getLogger("stylecam").setLevel(logging.WARNING)
-    size = fr.parse_size(args.size)
-    if not isinstance(size, tuple):
-        ap.error("--size needs WIDTHxHEIGHT")
+    size = frame_size(ap, args.size)
 
     standin = False
     if args.model:

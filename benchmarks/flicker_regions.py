@@ -17,9 +17,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from flicker_bench import SHARED_VIDEO, default_clips, read_clip  # noqa: E402
+from flicker_bench import SHARED_VIDEO, default_clips, frame_size, read_clip  # noqa: E402
 
-from stylecam.realtime import frames as fr  # noqa: E402
 from stylecam.realtime.engine import OrtEngine  # noqa: E402
 from stylecam.realtime.styles import StyleBank  # noqa: E402
 from stylecam.realtime.temporal import FlowEstimator, pair_flow, warping_error  # noqa: E402
@@ -35,9 +34,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    size = fr.parse_size(args.size)
-    if not isinstance(size, tuple):
-        ap.error("--size needs WIDTHxHEIGHT")
+    size = frame_size(ap, args.size)
     clips = [Path(c) for c in args.clips] if args.clips else default_clips()
     engines = {Path(m).name: OrtEngine(StyleBank([m]), device="cpu", threads=args.threads) for m in args.model}
     est = FlowEstimator("accurate", 1.0)
