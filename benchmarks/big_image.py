@@ -23,6 +23,8 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from sizes import frame_size  # noqa: E402
 
 
 def run(cmd: list[str], cap: int | None) -> tuple[int, float, float, str]:
@@ -39,11 +41,11 @@ def run(cmd: list[str], cap: int | None) -> tuple[int, float, float, str]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", default="8000x6000")
+    ap.add_argument("--size", type=frame_size, default="8000x6000", help="WIDTHxHEIGHT")
     ap.add_argument("--cap-gb", type=float, default=4.0, help="also run under this address-space cap (0: skip)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    w, h = (int(v) for v in args.size.split("x"))
+    w, h = args.size
     with tempfile.TemporaryDirectory() as td:
         src = Path(td) / "big.jpg"
         img = cv2.resize(cv2.imread(str(ROOT / "samples" / "astronaut.jpg")), (w, h), interpolation=cv2.INTER_CUBIC)
@@ -52,7 +54,7 @@ def main() -> int:
         del img
         cmd = [sys.executable, "-m", "stylecam", "image", str(src), "-o", str(Path(td) / "out.png"), "-q"]
         rc, secs, peak, last = run(cmd, None)
-        result = {"size": args.size, "rc": rc, "seconds": round(secs, 1), "peak_rss_gb": round(peak, 2)}
+        result = {"size": f"{w}x{h}", "rc": rc, "seconds": round(secs, 1), "peak_rss_gb": round(peak, 2)}
         if rc != 0:
             result["error"] = last
         out = cv2.imread(str(Path(td) / "out.png"))

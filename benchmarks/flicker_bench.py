@@ -48,13 +48,13 @@ sys.path.insert(0, str(ROOT))
 
 from stylecam.realtime import frames as fr  # noqa: E402
 from stylecam.realtime.engine import OrtEngine  # noqa: E402
-from stylecam.realtime.errors import UserError  # noqa: E402
 from stylecam.realtime.modelfile import builtin_models  # noqa: E402
 from stylecam.realtime.sources import VideoSource  # noqa: E402
 from stylecam.realtime.settings import STABILIZE_STRENGTH  # noqa: E402
 from stylecam.realtime.stabilize import Stabilizer  # noqa: E402
 from stylecam.realtime.styles import StyleBank, default_model_paths  # noqa: E402
 from stylecam.realtime.temporal import FlowEstimator, TemporalMeter  # noqa: E402
+from sizes import frame_size  # noqa: E402
 
 SHARED_VIDEO = ROOT.parent / "shared" / "data" / "video"
 REF_SAMPLES = 4
@@ -102,18 +102,6 @@ def build_standin_model(path: Path, amp: float = 0.08, k: float = 25.0) -> Path:
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
-
-
-def frame_size(ap: argparse.ArgumentParser, text: str) -> tuple[int, int]:
-    """--size as WIDTHxHEIGHT (a scale has no meaning for clips measured side by side); bad input ends
-    with the parser's one-line error."""
-    try:
-        size = fr.parse_size(text)
-    except UserError as e:
-        ap.error(str(e))
-    if not isinstance(size, tuple):
-        ap.error("--size needs WIDTHxHEIGHT")
-    return size
 
 
 def default_clips() -> list[Path]:
@@ -268,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--style", type=int, default=1, help="style number within the model (1-based)")
     ap.add_argument("--clips", nargs="*", default=None, help=f"video files (default: every file in {SHARED_VIDEO})")
     ap.add_argument("--frames", type=int, default=100, help="first N frames of each clip")
-    ap.add_argument("--size", default="640x360")
+    ap.add_argument("--size", type=frame_size, default="640x360", help="WIDTHxHEIGHT")
     ap.add_argument("--no-synthetic", action="store_true", help="skip the generated moving-shapes clip")
     ap.add_argument("--strength", type=float, default=STABILIZE_STRENGTH)
     ap.add_argument("--flow-scale", type=float, default=0.5)
@@ -284,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
     args = ap.parse_args(argv)
     logging.getLogger("stylecam").setLevel(logging.WARNING)
-    size = frame_size(ap, args.size)
+    size = args.size
 
     standin = False
     if args.model:

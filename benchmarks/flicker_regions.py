@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from flicker_bench import SHARED_VIDEO, default_clips, frame_size, read_clip  # noqa: E402
+from flicker_bench import SHARED_VIDEO, default_clips, read_clip  # noqa: E402
+from sizes import frame_size  # noqa: E402
 
 from stylecam.realtime.engine import OrtEngine  # noqa: E402
 from stylecam.realtime.styles import StyleBank  # noqa: E402
@@ -29,12 +30,12 @@ def main() -> int:
     ap.add_argument("--model", action="append", required=True, help="ONNX model (repeatable)")
     ap.add_argument("--clips", nargs="*", default=None, help=f"video files (default: every file in {SHARED_VIDEO})")
     ap.add_argument("--frames", type=int, default=40)
-    ap.add_argument("--size", default="640x360")
+    ap.add_argument("--size", type=frame_size, default="640x360", help="WIDTHxHEIGHT")
     ap.add_argument("--moving", type=float, default=0.5, help="flow (px) over which a pixel counts as moving")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    size = frame_size(ap, args.size)
+    size = args.size
     clips = [Path(c) for c in args.clips] if args.clips else default_clips()
     engines = {Path(m).name: OrtEngine(StyleBank([m]), device="cpu", threads=args.threads) for m in args.model}
     est = FlowEstimator("accurate", 1.0)
@@ -58,7 +59,7 @@ def main() -> int:
         print(f"{clip.name[:24]:24} moving {row['moving_share']:.1%}  " + "  ".join(
             f"{k}: {v['moving']:.3f} / {v['still']:.3f}" for k, v in row["warp_error_x1e3"].items()), file=sys.stderr)
     if args.json:
-        print(json.dumps({"size": args.size, "frames": args.frames, "results": results}, indent=1))
+        print(json.dumps({"size": f"{size[0]}x{size[1]}", "frames": args.frames, "results": results}, indent=1))
     return 0
 
 

@@ -25,8 +25,7 @@ import onnxruntime as ort
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from stylecam.realtime.modelfile import TILE_INPUTS, builtin_models, read_model_info, tile_feeds  # noqa: E402
 from stylecam.realtime.session import make_session  # noqa: E402
-
-SIZES = {"320x240": (240, 320), "640x360": (360, 640), "1280x720": (720, 1280)}
+from sizes import frame_sizes  # noqa: E402
 
 
 def _feed(sess: ort.InferenceSession, h: int, w: int) -> dict[str, np.ndarray]:
@@ -89,7 +88,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", default=[], help="ONNX model (default: the shipped models)")
     ap.add_argument("--peer", default=None, help="peer model to time in the same run (default: found if present)")
-    ap.add_argument("--sizes", default="320x240,640x360,1280x720")
+    ap.add_argument("--sizes", type=frame_sizes, default="320x240,640x360,1280x720", help="WIDTHxHEIGHT,...")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--runs", type=int, default=40)
     ap.add_argument("--spin", action="store_true", help="let idle onnxruntime workers spin (its default; off in the engine)")
@@ -98,8 +97,8 @@ def main() -> int:
     models = args.model or [str(p) for p in builtin_models() if not p.name.endswith(".fp16.onnx")]
     peer = args.peer or find_peer()
     rows = []
-    for size in args.sizes.split(","):
-        h, w = SIZES.get(size) or tuple(int(v) for v in size.split("x"))[::-1]
+    for w, h in args.sizes:
+        size = f"{w}x{h}"
         timed = ([peer] if peer else []) + models
         ms_all = time_models(timed, h, w, args.threads, args.runs, args.spin)
         peer_ms = ms_all.pop(0) if peer else None

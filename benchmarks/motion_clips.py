@@ -25,6 +25,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from sizes import frame_size  # noqa: E402
 
 
 @dataclass
@@ -134,11 +136,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-o", "--out", default=str(ROOT / "runs" / "motion_clips"))
     ap.add_argument("--frames", type=int, default=60)
-    ap.add_argument("--size", default="640x360")
+    ap.add_argument("--size", type=frame_size, default="640x360", help="WIDTHxHEIGHT")
     ap.add_argument("--fps", type=int, default=25)
     ap.add_argument("--only", default=None, help="comma list of clip names")
     args = ap.parse_args()
-    size = tuple(int(v) for v in args.size.split("x"))
+    size = args.size
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     wanted = set(args.only.split(",")) if args.only else None

@@ -19,6 +19,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from stylecam.export.nets import AdaINNet, NetConfig, TransformerNet, macs_per_pixel  # noqa: E402
 from stylecam.export.onnx_export import export_adain, export_transformer  # noqa: E402
 from model_speed import time_models  # noqa: E402
+from sizes import frame_size  # noqa: E402
 
 NETS = {
     "johnson feed-forward": NetConfig("johnson"),
@@ -32,12 +33,13 @@ NETS = {
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", default="640x360")
+    ap.add_argument("--size", type=frame_size, default="640x360", help="WIDTHxHEIGHT")
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    w, h = (int(v) for v in args.size.split("x"))
+    w, h = args.size
+    size = f"{w}x{h}"
     ck = {"step": 0, "config": {"image_size": 256}, "styles": [{"name": f"s{i}"} for i in range(12)]}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -60,9 +62,9 @@ def main() -> int:
                      "macs_per_px": None, "parity_max_abs": rep["fp32_max_abs_diff"],
                      "encoder_parity_rel": rep["encoder_max_rel_diff"], "ms": round(ms, 1), "fps": round(1000 / ms, 1)})
     if args.json:
-        print(json.dumps({"size": args.size, "threads": args.threads, "rows": rows}))
+        print(json.dumps({"size": size, "threads": args.threads, "rows": rows}))
     else:
-        print(f"onnxruntime CPU, {args.threads} threads, {args.size}, median of {args.runs}")
+        print(f"onnxruntime CPU, {args.threads} threads, {size}, median of {args.runs}")
         print(f"{'net':44} {'params':>9} {'MAC/px':>8} {'parity':>9} {'ms':>8} {'fps':>6}")
         for r in rows:
             mac = f"{r['macs_per_px']:,}" if r["macs_per_px"] else "-"

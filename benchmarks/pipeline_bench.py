@@ -23,6 +23,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from stylecam.realtime.engine import OrtEngine  # noqa: E402
 from stylecam.realtime.errors import UserError  # noqa: E402
@@ -33,8 +34,9 @@ from stylecam.realtime.sources import VideoSource  # noqa: E402
 from stylecam.realtime.stabilize import Stabilizer  # noqa: E402
 from stylecam.realtime.styles import StyleBank  # noqa: E402
 from stylecam.testing import make_clip, make_tiny_model  # noqa: E402
+from sizes import frame_size  # noqa: E402
 
-SIZES = ["320x240", "640x360", "1280x720", "1920x1080"]
+SIZES = [(320, 240), (640, 360), (1280, 720), (1920, 1080)]
 
 
 def naive(clip: Path, engine: OrtEngine, out: Path, settings: RenderSettings) -> float:
@@ -70,7 +72,7 @@ def devices() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", help="model file(s); default: shipped, else tiny built ones")
-    ap.add_argument("--sizes", nargs="+", default=SIZES)
+    ap.add_argument("--sizes", nargs="+", type=frame_size, default=SIZES, help="WIDTHxHEIGHT ...")
     ap.add_argument("--frames", type=int, default=24, help="frames at 640x360; scaled down for larger sizes")
     ap.add_argument("--device", action="append", help="cpu/cuda/tensorrt (default: cpu, plus cuda if present)")
     ap.add_argument("--json", action="store_true")
@@ -98,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
             except UserError as e:
                 print(f"skip {dev}: {e}", file=sys.stderr)
                 continue
-            for spec in args.sizes:
-                w, h = (int(v) for v in spec.lower().split("x"))
+            for w, h in args.sizes:
+                spec = f"{w}x{h}"
                 n = max(6, round(args.frames * 640 * 360 / (w * h)))
                 clip = make_clip(tmp / f"clip-{spec}.mp4", n, 30, (w, h), audio=False, pattern="texture")
                 engine.stylize(np.zeros((h, w, 3), np.uint8), settings.mix)  # warm-up: session, allocations

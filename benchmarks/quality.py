@@ -38,6 +38,7 @@ from stylecam.export.vgg import VGG19Features  # noqa: E402
 from stylecam.realtime.engine import OrtEngine  # noqa: E402
 from stylecam.realtime.modelfile import builtin_models  # noqa: E402
 from stylecam.realtime.styles import StyleBank  # noqa: E402
+from sizes import frame_sizes  # noqa: E402
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYER = "relu4_2"
@@ -148,10 +149,6 @@ def temporal(engine: OrtEngine, style: int, clip: Path, frames: int, size: tuple
             "ratio": float(np.mean(d_out) / max(1e-9, np.mean(d_in)))}
 
 
-def _frames(s: str) -> list[tuple[int, int]]:
-    return [tuple(int(v) for v in f.split("x")) for f in s.split(",")]  # type: ignore[misc]
-
-
 def _sheet_crop(img: np.ndarray) -> np.ndarray:
     """The centre half of the frame at 1:1 pixels."""
     h, w = img.shape[:2]
@@ -168,7 +165,7 @@ def main() -> int:
     ap.add_argument("--content-dir", default=str(DATA / "content"))
     ap.add_argument("--styles-dir", default=str(DATA / "styles"))
     ap.add_argument("--photos", type=int, default=8, help="held-out photos to score")
-    ap.add_argument("--frames", type=_frames, default=_frames("640x360,960x540"),
+    ap.add_argument("--frames", type=frame_sizes, default="640x360,960x540",
                     help="frame sizes photos are cropped and scaled to, e.g. 640x360,960x540 (the working sizes)")
     ap.add_argument("--style-size", type=int, default=512, help="long side of the painting the target Gram is taken at")
     ap.add_argument("--bar", type=float, default=0.35, help="a style passes at or below this style ratio")

