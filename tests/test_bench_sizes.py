@@ -25,7 +25,7 @@ def test_bad_sizes_are_argparse_errors(text: str):
 
 
 def test_script_refuses_a_bad_size_with_one_line_and_exit_2():
-    # big_image.py parses its arguments before making its 8000x6000 photo, and imports only cv2/numpy.
+    # big_image.py parses its arguments before making its 8000x6000 photo or running stylecam.
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "big_image.py"), "--size", "640x0"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
