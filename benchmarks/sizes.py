@@ -2,8 +2,8 @@
 
 One owner for the parsing: stylecam.realtime.frames.parse_size, the function the runtime's own
 --size goes through, so the benchmarks accept and refuse exactly what `stylecam` does. A size it
-refuses (a zero side, over 8192 px, unreadable text) or a scale (no meaning for a fixed frame size)
-becomes argparse.ArgumentTypeError: the parser prints one line (`error: argument --size: ...`) and
+refuses (a zero side, over 8192 px, unreadable text, a scale: `scale=False`, since a scale has no
+meaning for a fixed frame size) becomes argparse.ArgumentTypeError: the parser prints one line (`error: argument --size: ...`) and
 exits 2, instead of a traceback.
 """
 from __future__ import annotations
@@ -20,11 +20,11 @@ from stylecam.realtime.frames import parse_size  # noqa: E402
 def frame_size(text: str) -> tuple[int, int]:
     """'640x360' -> (640, 360); a scale, an empty string or a size parse_size refuses is an argparse error."""
     try:
-        size = parse_size(text)
+        size = parse_size(text, scale=False)
     except UserError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
-    if not isinstance(size, tuple):
-        raise argparse.ArgumentTypeError(f"size {text!r} is not a frame size; use WIDTHxHEIGHT like 640x360")
+    if size is None:
+        raise argparse.ArgumentTypeError("empty size; use WIDTHxHEIGHT like 640x360")
     return size
 
 

@@ -104,8 +104,11 @@ _SIZE_RE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 MAX_SIDE = 8192  # beyond 8K a frame is a mistake, and its buffers alone would take gigabytes
 
 
-def parse_size(spec: str | None) -> Size | float | None:
-    """Parse a user size: "640x360" -> (640, 360); "0.5" -> 0.5 (a scale); None/"" -> None."""
+def parse_size(spec: str | None, scale: bool = True) -> Size | float | None:
+    """Parse a user size: "640x360" -> (640, 360); "0.5" -> 0.5 (a scale); None/"" -> None.
+
+    `scale=False` is for a fixed frame size (the benchmarks'), where a scale has nothing to scale:
+    a number is refused, and the message for unreadable text does not suggest one."""
     if spec is None or str(spec).strip() == "":
         return None
     text = str(spec)
@@ -117,13 +120,15 @@ def parse_size(spec: str | None) -> Size | float | None:
         if max(w, h) > MAX_SIDE:
             raise UserError(f"size {text!r} is larger than {MAX_SIDE} px on a side; use a smaller WIDTHxHEIGHT")
         return (w, h)
+    if not scale:
+        raise UserError(f"cannot read size {text!r}; use WIDTHxHEIGHT like 640x360")
     try:
-        scale = float(text)
+        factor = float(text)
     except ValueError:
         raise UserError(f"cannot read size {text!r}; use WIDTHxHEIGHT like 640x360 or a scale like 0.5") from None
-    if not (0.0 < scale <= 8.0):
+    if not (0.0 < factor <= 8.0):
         raise UserError(f"scale {text!r} is out of range; use a number in (0, 8], e.g. 0.5")
-    return scale
+    return factor
 
 
 def target_size(spec: Size | float | None, width: int, height: int) -> Size:

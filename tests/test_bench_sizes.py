@@ -24,6 +24,12 @@ def test_bad_sizes_are_argparse_errors(text: str):
         frame_sizes(text)
 
 
+def test_unreadable_size_message_offers_only_width_by_height():
+    with pytest.raises(argparse.ArgumentTypeError) as e:
+        frame_size("abc")
+    assert "640x360" in str(e.value) and "scale" not in str(e.value)
+
+
 def test_script_refuses_a_bad_size_with_one_line_and_exit_2():
     # big_image.py parses its arguments before making its 8000x6000 photo or running stylecam.
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "big_image.py"), "--size", "640x0"],

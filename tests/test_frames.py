@@ -109,6 +109,15 @@ def test_parse_size_rejects_with_user_error(spec):
         fr.parse_size(spec)
 
 
+@pytest.mark.parametrize("spec", ["abc", "0.5", "2"])
+def test_parse_size_without_scales_never_suggests_one(spec):
+    # a fixed frame size (the benchmarks'): a number is refused and no message offers "a scale like 0.5"
+    with pytest.raises(UserError) as e:
+        fr.parse_size(spec, scale=False)
+    assert "WIDTHxHEIGHT" in str(e.value) and "scale" not in str(e.value)
+    assert fr.parse_size("640x360", scale=False) == (640, 360)
+
+
 def test_target_size():
     assert fr.target_size(None, 640, 480) == (640, 480)
     assert fr.target_size((320, 200), 640, 480) == (320, 200)
