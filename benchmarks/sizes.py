@@ -2,9 +2,9 @@
 
 One owner for the parsing: stylecam.realtime.frames.parse_size, the function the runtime's own
 --size goes through, so the benchmarks accept and refuse exactly what `stylecam` does. A size it
-refuses (a zero side, over 8192 px, unreadable text, a scale: `scale=False`, since a scale has no
-meaning for a fixed frame size) becomes argparse.ArgumentTypeError: the parser prints one line (`error: argument --size: ...`) and
-exits 2, instead of a traceback.
+refuses (a zero side, over 8192 px, unreadable text, and with `scale=False` a scale, which has no
+meaning for a fixed frame size) becomes argparse.ArgumentTypeError: the parser prints one line
+(`error: argument --size: ...`) and exits 2, instead of a traceback.
 """
 from __future__ import annotations
 

@@ -120,12 +120,13 @@ def parse_size(spec: str | None, scale: bool = True) -> Size | float | None:
         if max(w, h) > MAX_SIDE:
             raise UserError(f"size {text!r} is larger than {MAX_SIDE} px on a side; use a smaller WIDTHxHEIGHT")
         return (w, h)
+    unreadable = f"cannot read size {text!r}; use WIDTHxHEIGHT like 640x360" + (" or a scale like 0.5" if scale else "")
     if not scale:
-        raise UserError(f"cannot read size {text!r}; use WIDTHxHEIGHT like 640x360")
+        raise UserError(unreadable)
     try:
         factor = float(text)
     except ValueError:
-        raise UserError(f"cannot read size {text!r}; use WIDTHxHEIGHT like 640x360 or a scale like 0.5") from None
+        raise UserError(unreadable) from None
     if not (0.0 < factor <= 8.0):
         raise UserError(f"scale {text!r} is out of range; use a number in (0, 8], e.g. 0.5")
     return factor
