@@ -58,6 +58,9 @@ class TrainConfig:
     swd_weight: float = 0.0                         # sliced Wasserstein style term beside the Gram one; 0: off
     swd_samples: int = 4096                         # feature vectors per image and layer it compares
     swd_layers: list[str] = field(default_factory=list)  # the layers it compares; empty: the style layers
+    teacher: str | None = None                      # an AdaIN checkpoint the net learns from (distillation)
+    distill_weight: float = 0.0                     # weight of the distance to the teacher's output; 0: off
+    distill_layers: list[str] = field(default_factory=list)  # VGG layers it is measured at; empty: relu2_1,relu3_1
     content_layers: list[str] = field(default_factory=list)
     style_layers: list[str] = field(default_factory=list)
     seed: int = 0
@@ -90,6 +93,15 @@ class TrainConfig:
         self.content_layers = [canonical(n) for n in self.content_layers]
         self.style_layers = [canonical(n) for n in self.style_layers]
         self.swd_layers = [canonical(n) for n in self.swd_layers] or list(self.style_layers)
+        self.distill_layers = [canonical(n) for n in self.distill_layers] or ["relu2_1", "relu3_1"]
+        if self.distill_weight < 0 or (self.distill_weight > 0 and (self.kind == "adain" or not self.teacher)):
+            raise UserError("--distill-weight must be >= 0, and needs --teacher (an AdaIN checkpoint) for a "
+                            "feedforward/cin net")
+        if self.teacher and not Path(self.teacher).is_file():
+            raise UserError(f"teacher checkpoint not found: {self.teacher}; pass an AdaIN checkpoint or state")
+        if self.distill_weight and not set(self.distill_layers) <= set(self.style_layers) | set(self.content_layers):
+            raise UserError(f"--distill-layers {','.join(self.distill_layers)} must be among the style or content "
+                            "layers; add them to --style-layers or drop them")
         if not set(self.swd_layers) <= set(self.style_layers):
             raise UserError(f"--swd-layers {','.join(self.swd_layers)} must be among the style layers "
                             f"({','.join(self.style_layers)}); add them to --style-layers or drop them")
@@ -177,7 +189,8 @@ class Trainer:
         print(f"content: {len(self.content)} training photos, {len(self.held)} held out"
               f"{f', {self.content.skipped} unreadable skipped' if self.content.skipped else ''}", file=sys.stderr)
 
-        layers = sorted(set(self.cfg.content_layers) | set(self.cfg.style_layers))
+        layers = sorted(set(self.cfg.content_layers) | set(self.cfg.style_layers)
+                        | ({ADAIN_LAYER} if self.cfg.distill_weight else set()))  # the teacher encodes to relu4_1
         self.vgg = VGG19Features(layers).to(self.device, memory_format=self.mem_format)
         if cfg.kind == "adain":
             self.net = AdaINNet(float(cfg.net.get("decoder_width", 1.0)), encoder=self.vgg).to(self.device)
@@ -190,6 +203,7 @@ class Trainer:
             self.params = list(self.net.parameters())
             self.style_meta = [style_metadata(s) for s in cfg.styles]
             self._style_targets()
+            self._teacher()
         self.opt = torch.optim.Adam(self.params, lr=cfg.lr)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         if resume:
@@ -234,11 +248,27 @@ class Trainer:
                             for l, v in swd.items() if v}
         self.swd_gen = torch.Generator().manual_seed(self.cfg.seed + 1)
 
+    def _teacher(self) -> None:
+        """Distillation: our AdaIN model, slow but past the fast net's texture/content trade-off, shows
+        the net each training crop already stylized. The teacher shares the loss network as its encoder."""
+        self.teacher: AdaINNet | None = None
+        if not self.cfg.distill_weight:
+            return
+        ck = load_checkpoint(self.cfg.teacher)
+        if ck["kind"] != "adain":
+            raise UserError(f"--teacher {self.cfg.teacher} holds a {ck['kind']} model; distillation needs an AdaIN one")
+        self.teacher = AdaINNet(float(ck.get("net_config", {}).get("decoder_width", 1.0)), encoder=self.vgg)
+        self.teacher.decoder.load_state_dict(fp32_weights(ck))
+        self.teacher.to(self.device).eval().requires_grad_(False)
+        with torch.no_grad():  # each painting's statistics once, at the size the shipped AdaIN file takes them
+            stats = [self.teacher.style_stats(load_style(s, self.cfg.style_size).to(self.device)) for s in self.cfg.styles]
+        self.teacher_stats = (torch.cat([m for m, _ in stats]), torch.cat([sd for _, sd in stats]))
+
     # ------------------------------------------------------------------ steps
     def _losses(self, x: torch.Tensor, idx: torch.Tensor | None = None, style: torch.Tensor | None = None,
                 style_stats: StyleStats | None = None) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
         cfg = self.cfg
-        lt = lswd = lm = None
+        lt = lswd = lm = ld = None
         if cfg.kind == "adain":
             # x: cached relu4_1 content features; style: view indices into the style statistics
             stats = (style_stats or self.style_stats).batch(style.cpu())
@@ -255,11 +285,19 @@ class Trainer:
             w = F.one_hot(idx, self.net.n_styles).float() if self.net.n_styles > 1 else None
             y = self.net(x, w)
             with torch.no_grad():
-                fx = self.vgg(x, cfg.content_layers)
+                if self.teacher is None:
+                    fx = self.vgg(x, cfg.content_layers)
+                else:  # one pass of the photo serves the content term and the teacher's encoder
+                    fx = self.vgg(x, [*cfg.content_layers, ADAIN_LAYER])
+                    t = adain(fx.pop(ADAIN_LAYER) if ADAIN_LAYER not in cfg.content_layers else fx[ADAIN_LAYER],
+                              self.teacher_stats[0][idx], self.teacher_stats[1][idx])
+                    ft = self.vgg(self.teacher.decoder(t).clamp(0, 1), cfg.distill_layers)
             fy = self.vgg(y)
             with torch.autocast(self.device.type, enabled=False):  # losses in fp32 whatever the nets ran in
                 fy = {l: v.float() for l, v in fy.items()}
                 fx = {l: v.float() for l, v in fx.items()}
+                if self.teacher is not None:
+                    ld = L.content_loss(fy, {l: v.float() for l, v in ft.items()}, cfg.distill_layers)
                 lc = L.content_loss(fy, fx, cfg.content_layers)
                 ls = L.gram_style_loss(fy, {l: g[idx] for l, g in self.grams.items()}, cfg.style_layers)
                 lswd = (L.sliced_wasserstein_loss(fy, {l: t[idx] for l, t in self.swd_targets.items()},
@@ -280,6 +318,8 @@ class Trainer:
             total = total + cfg.swd_weight * lswd
         if lm is not None:
             total = total + cfg.motion_weight * lm
+        if ld is not None:
+            total = total + cfg.distill_weight * ld
         parts = {"content": lc.item(), "style": ls.item(), "tv": ltv.item(), "total": total.item()}
         if lt is not None:
             parts["temporal"] = lt.item()
@@ -287,6 +327,8 @@ class Trainer:
             parts["swd"] = lswd.item()
         if lm is not None:
             parts["motion"] = lm.item()
+        if ld is not None:
+            parts["distill"] = ld.item()
         return total, parts, y
 
     def _sample_inputs(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:

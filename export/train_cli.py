@@ -100,6 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--swd-layers", type=_csv, default=None,
                            help="VGG19 layers the sliced Wasserstein term compares, among --style-layers (default: all "
                                 "of them), e.g. relu2_1,relu3_1 to push stroke-sized marks and leave pixel colour to Gram")
+            q.add_argument("--teacher", default=None, metavar="CHECKPOINT",
+                           help="an AdaIN checkpoint (e.g. state/adain-decoder.pt) whose output for each training crop "
+                                "and style the net learns to match (distillation; its style statistics are taken from "
+                                "the --styles paintings)")
+            q.add_argument("--distill-weight", type=float, default=0.0,
+                           help="weight of the distance to the teacher's output, in VGG features (0 = off)")
+            q.add_argument("--distill-layers", type=_csv, default=None,
+                           help="VGG19 layers that distance is measured at, among the style/content layers "
+                                "(default relu2_1,relu3_1: the marks and their placement)")
     return p
 
 
@@ -132,7 +141,9 @@ def main(argv: Sequence[str]) -> int:
             temporal_weight=getattr(args, "temporal_weight", 0.0), temporal_noise=getattr(args, "temporal_noise", 0.0),
             motion_weight=getattr(args, "motion_weight", 0.0),
             swd_weight=getattr(args, "swd_weight", 0.0), swd_samples=getattr(args, "swd_samples", 4096),
-            swd_layers=getattr(args, "swd_layers", None) or [], content_layers=args.content_layers or [],
+            swd_layers=getattr(args, "swd_layers", None) or [], teacher=getattr(args, "teacher", None),
+            distill_weight=getattr(args, "distill_weight", 0.0),
+            distill_layers=getattr(args, "distill_layers", None) or [], content_layers=args.content_layers or [],
             style_layers=args.style_layers or [], seed=args.seed, checkpoint_every=args.checkpoint_every,
             sample_every=args.sample_every, amp=args.amp, channels_last=args.channels_last, max_images=args.max_images,
             precision=args.precision, checkpoint_minutes=args.checkpoint_minutes, state=args.state,

@@ -110,6 +110,43 @@ def test_sliced_wasserstein_term_on_chosen_layers_only(data, tmp_path):
         _cfg(data, tmp_path / "bad", "cin", swd_weight=1.0, swd_layers=["relu5_1"]).resolved()
 
 
+def _distance_to_teacher(tr: Trainer) -> float:
+    """Mean squared pixel distance of the net's output from the teacher's on a fixed held-out batch."""
+    x = torch.stack([tr.held.center(i, tr.cfg.image_size) for i in range(len(tr.held))])
+    idx = torch.arange(len(x)) % tr.net.n_styles
+    with torch.no_grad():
+        w = torch.nn.functional.one_hot(idx, tr.net.n_styles).float()
+        t = tr.teacher(x, tr.teacher_stats[0][idx], tr.teacher_stats[1][idx]).clamp(0, 1)
+        return float(torch.mean((tr.net.eval()(x, w) - t) ** 2))
+
+
+def test_distillation_pulls_the_net_toward_the_teachers_output(data, checkpoints, tmp_path):
+    """With every other term off, the distill term alone must move the net's output toward the AdaIN
+    teacher's on photos it never trained on, for each painting's own statistics."""
+    tr = Trainer(_cfg(data, tmp_path / "distill", "cin", steps=40, content_weight=0.0, style_weight=0.0,
+                      teacher=str(checkpoints["adain"]), distill_weight=1.0, distill_layers=["relu2_2"]),
+                 device="cpu")
+    assert tr.teacher_stats[0].shape[0] == 2 and not torch.equal(tr.teacher_stats[0][0], tr.teacher_stats[0][1])
+    before = _distance_to_teacher(tr)
+    tr.run()
+    assert all(h["distill"] > 0 for h in tr.history if "content" in h)
+    assert _distance_to_teacher(tr) < 0.7 * before
+    off = Trainer(_cfg(data, tmp_path / "plain", "cin", steps=1), device="cpu")
+    assert off.teacher is None and "distill" not in off.train_step()
+
+
+@pytest.mark.parametrize("kw,needle", [
+    ({"distill_weight": 1.0}, "needs --teacher"),
+    ({"distill_weight": 1.0, "teacher": "/nonexistent/t.pt"}, "teacher checkpoint not found"),
+    ({"distill_weight": 1.0, "teacher": "{adain}", "distill_layers": ["relu5_4"]}, "distill-layers relu5_4"),
+    ({"distill_weight": 1.0, "teacher": "{cin}", "distill_layers": ["relu2_2"]}, "holds a cin model"),
+])
+def test_distillation_settings_are_checked(data, checkpoints, tmp_path, kw, needle):
+    kw = {k: v.format(**{n: str(p) for n, p in checkpoints.items()}) if isinstance(v, str) else v for k, v in kw.items()}
+    with pytest.raises(UserError, match=needle):
+        Trainer(_cfg(data, tmp_path / "bad", "cin", steps=1, **kw), device="cpu")
+
+
 def test_swd_run_resumed_matches_one_uninterrupted(data, tmp_path):
     """The SWD directions' generator is checkpointed: stopping and resuming changes nothing."""
     whole = Trainer(_cfg(data, tmp_path / "whole", "cin", steps=4, swd_weight=1e3, swd_samples=64), device="cpu")
