@@ -289,9 +289,9 @@ class Trainer:
                     fx = self.vgg(x, cfg.content_layers)
                 else:  # one pass of the photo serves the content term and the teacher's encoder
                     fx = self.vgg(x, [*cfg.content_layers, ADAIN_LAYER])
-                    t = adain(fx.pop(ADAIN_LAYER) if ADAIN_LAYER not in cfg.content_layers else fx[ADAIN_LAYER],
-                              self.teacher_stats[0][idx], self.teacher_stats[1][idx])
-                    ft = self.vgg(self.teacher.decoder(t).clamp(0, 1), cfg.distill_layers)
+                    f4 = fx[ADAIN_LAYER] if ADAIN_LAYER in cfg.content_layers else fx.pop(ADAIN_LAYER)
+                    stylized = self.teacher.decoder(adain(f4, self.teacher_stats[0][idx], self.teacher_stats[1][idx]))
+                    ft = self.vgg(stylized.clamp(0, 1), cfg.distill_layers)
             fy = self.vgg(y)
             with torch.autocast(self.device.type, enabled=False):  # losses in fp32 whatever the nets ran in
                 fy = {l: v.float() for l, v in fy.items()}
