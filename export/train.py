@@ -30,7 +30,7 @@ from .adain_data import ContentFeatures, StyleStats, content_short_side
 from .data import ImageCache, list_images, load_style, save_grid, split_holdout
 from .errors import UserError
 from .nets import ADAIN_LAYER, AdaINNet, NetConfig, TransformerNet, adain, load_deeper, phase_average
-from .vgg import VGG19Features, canonical
+from .vgg import LAYER_NAMES, VGG19Features, canonical
 
 KINDS = ("feedforward", "cin", "adain")
 
@@ -60,7 +60,7 @@ class TrainConfig:
     swd_layers: list[str] = field(default_factory=list)  # the layers it compares; empty: the style layers
     teacher: str | None = None                      # an AdaIN checkpoint the net learns from (distillation)
     distill_weight: float = 0.0                     # weight of the distance to the teacher's output; 0: off
-    distill_layers: list[str] = field(default_factory=list)  # VGG layers it is measured at; empty: relu2_1,relu3_1
+    distill_layers: list[str] = field(default_factory=list)  # VGG layers it is measured at; empty: the deepest style layer
     content_layers: list[str] = field(default_factory=list)
     style_layers: list[str] = field(default_factory=list)
     seed: int = 0
@@ -93,7 +93,10 @@ class TrainConfig:
         self.content_layers = [canonical(n) for n in self.content_layers]
         self.style_layers = [canonical(n) for n in self.style_layers]
         self.swd_layers = [canonical(n) for n in self.swd_layers] or list(self.style_layers)
-        self.distill_layers = [canonical(n) for n in self.distill_layers] or ["relu2_1", "relu3_1"]
+        # default: the deepest style layer, the teacher's layout and colours; at relu2_1/relu3_1 the net can
+        # only match the average of the teacher's marks, which is flat (docs/training.md, "Distillation")
+        self.distill_layers = ([canonical(n) for n in self.distill_layers]
+                               or [max(self.style_layers, key=LAYER_NAMES.index)])
         if self.distill_weight < 0 or (self.distill_weight > 0 and (self.kind == "adain" or not self.teacher)):
             raise UserError("--distill-weight must be >= 0, and needs --teacher (an AdaIN checkpoint) for a "
                             "feedforward/cin net")

@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="weight of the distance to the teacher's output, in VGG features (0 = off)")
             q.add_argument("--distill-layers", type=_csv, default=None,
                            help="VGG19 layers that distance is measured at, among the style/content layers "
-                                "(default relu2_1,relu3_1: the marks and their placement)")
+                                "(default: the deepest style layer, the teacher's layout and colours)")
     return p
 
 

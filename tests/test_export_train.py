@@ -131,6 +131,8 @@ def test_distillation_pulls_the_net_toward_the_teachers_output(data, checkpoints
     tr.run()
     assert all(h["distill"] > 0 for h in tr.history if "content" in h)
     assert _distance_to_teacher(tr) < 0.7 * before
+    cfg = _cfg(data, tmp_path / "default", "cin", teacher=str(checkpoints["adain"]), distill_weight=1.0).resolved()
+    assert cfg.distill_layers == ["relu4_3"]  # the deepest of the cin default's style layers
     off = Trainer(_cfg(data, tmp_path / "plain", "cin", steps=1), device="cpu")
     assert off.teacher is None and "distill" not in off.train_step()
 
