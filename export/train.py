@@ -205,8 +205,9 @@ class Trainer:
             self.net = TransformerNet(ncfg).to(self.device, memory_format=self.mem_format)
             self.params = list(self.net.parameters())
             self.style_meta = [style_metadata(s) for s in cfg.styles]
-            self._style_targets()
-            self._teacher()
+            paintings = [load_style(s, self.cfg.style_size).to(self.device) for s in self.cfg.styles]
+            self._style_targets(paintings)
+            self._teacher(paintings)
         self.opt = torch.optim.Adam(self.params, lr=cfg.lr)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         if resume:
@@ -229,7 +230,7 @@ class Trainer:
             self.held_style_stats = (StyleStats(held_imgs.images, self.vgg, cfg.style_layers, self.device,
                                                 cfg.style_size, 0, cfg.seed) if held_imgs else None)
 
-    def _style_targets(self) -> None:
+    def _style_targets(self, paintings: list[torch.Tensor]) -> None:
         grams: dict[str, list[torch.Tensor]] = {l: [] for l in self.cfg.style_layers}
         # For the sliced Wasserstein term: a fixed random subset of each painting's feature vectors
         # (twice what a step compares, so steps draw different ones), kept rather than the whole map.
@@ -237,8 +238,7 @@ class Trainer:
         swd: dict[str, list[torch.Tensor]] = {l: [] for l in self.cfg.swd_layers}
         pick = torch.Generator().manual_seed(self.cfg.seed)
         with torch.no_grad():
-            for s in self.cfg.styles:
-                img = load_style(s, self.cfg.style_size).to(self.device)
+            for img in paintings:
                 feats = self.vgg(img, self.cfg.style_layers)
                 for l in self.cfg.style_layers:
                     f = feats[l].float()
@@ -251,7 +251,7 @@ class Trainer:
                             for l, v in swd.items() if v}
         self.swd_gen = torch.Generator().manual_seed(self.cfg.seed + 1)
 
-    def _teacher(self) -> None:
+    def _teacher(self, paintings: list[torch.Tensor]) -> None:
         """Distillation: our AdaIN model, slow but past the fast net's texture/content trade-off, shows
         the net each training crop already stylized. The teacher shares the loss network as its encoder."""
         self.teacher: AdaINNet | None = None
@@ -260,11 +260,9 @@ class Trainer:
         ck = load_checkpoint(self.cfg.teacher)
         if ck["kind"] != "adain":
             raise UserError(f"--teacher {self.cfg.teacher} holds a {ck['kind']} model; distillation needs an AdaIN one")
-        self.teacher = AdaINNet(float(ck.get("net_config", {}).get("decoder_width", 1.0)), encoder=self.vgg)
-        self.teacher.decoder.load_state_dict(fp32_weights(ck))
-        self.teacher.to(self.device).eval().requires_grad_(False)
+        self.teacher = build_from_checkpoint(ck, encoder=self.vgg).to(self.device).requires_grad_(False)
         with torch.no_grad():  # each painting's statistics once, at the size the shipped AdaIN file takes them
-            stats = [self.teacher.style_stats(load_style(s, self.cfg.style_size).to(self.device)) for s in self.cfg.styles]
+            stats = [self.teacher.style_stats(img) for img in paintings]
         self.teacher_stats = (torch.cat([m for m, _ in stats]), torch.cat([sd for _, sd in stats]))
 
     # ------------------------------------------------------------------ steps
@@ -582,11 +580,12 @@ def fp32_weights(ck: dict) -> dict[str, torch.Tensor]:
     return {k: v.float() if v.is_floating_point() else v for k, v in ck["model"].items()}
 
 
-def build_from_checkpoint(ck: dict) -> torch.nn.Module:
-    """Rebuild the trained net (eval mode) from a checkpoint dict."""
+def build_from_checkpoint(ck: dict, encoder: VGG19Features | None = None) -> torch.nn.Module:
+    """Rebuild the trained net (eval mode) from a checkpoint dict; an AdaIN net may share `encoder`
+    (a VGG19 that reaches relu4_1) instead of building its own."""
     weights = fp32_weights(ck)
     if ck["kind"] == "adain":
-        net = AdaINNet(float(ck.get("net_config", {}).get("decoder_width", 1.0)))
+        net = AdaINNet(float(ck.get("net_config", {}).get("decoder_width", 1.0)), encoder=encoder)
         net.decoder.load_state_dict(weights)
     else:
         net = TransformerNet(NetConfig(**ck["net_config"]))
