@@ -46,6 +46,7 @@ class TrainConfig:
     image_size: int = 256
     content_size: int = 0                           # short side photos are scaled to before cropping (0: 1.15x the crop)
     style_size: int = 512
+    style_scale: float = 1.0                        # the style terms see the output shrunk by this: marks 1/scale as large
     batch: int = 4
     steps: int = 2000
     lr: float = 1e-3
@@ -125,6 +126,9 @@ class TrainConfig:
             raise UserError(f"--temporal-noise must be between 0 and 0.2 (a std in [0,1] units), got {self.temporal_noise}")
         if self.swd_weight < 0 or (self.swd_weight > 0 and self.kind == "adain") or self.swd_samples < 16:
             raise UserError("--swd-weight must be >= 0 and is for feedforward/cin nets (not adain); --swd-samples >= 16")
+        if not 0.25 <= self.style_scale <= 1 or (self.style_scale != 1 and self.kind == "adain"):
+            raise UserError(f"--style-scale must be between 0.25 and 1, and is for feedforward/cin nets (not adain), "
+                            f"got {self.style_scale}")
         if self.image_size < 32 or self.batch < 1 or self.steps < 0:
             raise UserError("--image-size must be >= 32, --batch >= 1, --steps >= 0")
         if self.content_size and self.content_size < self.image_size:
@@ -293,15 +297,20 @@ class Trainer:
                     f4 = fx[ADAIN_LAYER] if ADAIN_LAYER in cfg.content_layers else fx.pop(ADAIN_LAYER)
                     stylized = self.teacher.decoder(adain(f4, self.teacher_stats[0][idx], self.teacher_stats[1][idx]))
                     ft = self.vgg(stylized.clamp(0, 1), cfg.distill_layers)
-            fy = self.vgg(y)
+            if cfg.style_scale == 1:
+                fy = fs = self.vgg(y)
+            else:  # the style terms on the shrunk output, against the paintings at style_size
+                fy = self.vgg(y, [*cfg.content_layers, *(cfg.distill_layers if self.teacher is not None else [])])
+                fs = self.vgg(shrink(y, cfg.style_scale), cfg.style_layers)
             with torch.autocast(self.device.type, enabled=False):  # losses in fp32 whatever the nets ran in
                 fy = {l: v.float() for l, v in fy.items()}
+                fs = {l: v.float() for l, v in fs.items()}
                 fx = {l: v.float() for l, v in fx.items()}
                 if self.teacher is not None:
                     ld = L.content_loss(fy, {l: v.float() for l, v in ft.items()}, cfg.distill_layers)
                 lc = L.content_loss(fy, fx, cfg.content_layers)
-                ls = L.gram_style_loss(fy, {l: g[idx] for l, g in self.grams.items()}, cfg.style_layers)
-                lswd = (L.sliced_wasserstein_loss(fy, {l: t[idx] for l, t in self.swd_targets.items()},
+                ls = L.gram_style_loss(fs, {l: g[idx] for l, g in self.grams.items()}, cfg.style_layers)
+                lswd = (L.sliced_wasserstein_loss(fs, {l: t[idx] for l, t in self.swd_targets.items()},
                                                   cfg.swd_layers, cfg.swd_samples, generator=self.swd_gen)
                         if cfg.swd_weight > 0 else None)
             if cfg.temporal_weight > 0:
@@ -544,6 +553,20 @@ class Trainer:
                   file=sys.stderr)
         (self.out / "summary.json").write_text(json.dumps(summary, indent=1))
         return summary
+
+
+def shrink(img: torch.Tensor, scale: float) -> torch.Tensor:
+    """`img` (N, C, H, W) scaled by `scale` <= 1 with an antialiased bilinear filter (unchanged at 1).
+
+    `--style-scale`: style terms that see the output at half size against the painting at --style-size
+    ask for its marks twice as large, and for nothing finer than 2 px, which is what flicker costs most:
+    the warping error of a texture grows with its gradient, so a fraction of a pixel of flow error or of
+    sub-pixel motion changes a fine mark a lot (docs/training.md, "Strokes sized for the frame")."""
+    if scale == 1:
+        return img
+    with torch.autocast(img.device.type, enabled=False):  # the antialiased filter has no bf16 kernel on the CPU
+        return F.interpolate(img.float(), scale_factor=scale, mode="bilinear", antialias=True, align_corners=False,
+                             recompute_scale_factor=False)
 
 
 def hardware_string(device: torch.device) -> str:

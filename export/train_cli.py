@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
                            help="fast arch: how the decoder doubles its resolution; shuffle: depth-to-space, one filter "
                                 "per sub-pixel; bilinear: one filter, then bilinear x2, so texture is not tied to the "
                                 "pixel grid; --resume of a shuffle net may switch to bilinear (filters start as their mean)")
+            q.add_argument("--style-scale", type=float, default=1.0,
+                           help="the style terms compare the output shrunk by this (0.25..1) with the paintings at "
+                                "--style-size: 0.5 asks for marks twice their size there, and for none finer than 2 px "
+                                "(default 1)")
             q.add_argument("--temporal-weight", type=float, default=0.0,
                            help="weight of the warp-consistency loss against flicker (e.g. 1e6 with the default losses; 0 = off)")
             q.add_argument("--temporal-noise", type=float, default=0.0,
@@ -136,6 +140,7 @@ def main(argv: Sequence[str]) -> int:
             styles=[args.style] if args.kind == "feedforward" else list(getattr(args, "styles", []) or []),
             style_dir=getattr(args, "style_dir", None), net=net, image_size=args.image_size,
             content_size=args.content_size, style_size=args.style_size,
+            style_scale=getattr(args, "style_scale", 1.0),
             batch=args.batch, steps=args.steps, lr=args.lr, content_weight=args.content_weight,
             style_weight=args.style_weight, tv_weight=args.tv_weight,
             temporal_weight=getattr(args, "temporal_weight", 0.0), temporal_noise=getattr(args, "temporal_noise", 0.0),

@@ -110,6 +110,59 @@ def test_sliced_wasserstein_term_on_chosen_layers_only(data, tmp_path):
         _cfg(data, tmp_path / "bad", "cin", swd_weight=1.0, swd_layers=["relu5_1"]).resolved()
 
 
+class _FixedOutput(torch.nn.Module):
+    """Stands in for the net: whatever the photo, this picture (so a loss can be read for a chosen output)."""
+
+    def __init__(self, img: torch.Tensor, n_styles: int):
+        super().__init__()
+        self.img, self.n_styles = img, n_styles
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+        return self.img.expand(x.shape[0], -1, -1, -1)
+
+
+def _style_loss_of(tr: Trainer, img: torch.Tensor) -> float:
+    net, tr.net = tr.net, _FixedOutput(img, tr.net.n_styles)
+    try:
+        with torch.no_grad():
+            _, parts, _ = tr._losses(torch.rand(1, *img.shape[1:]), torch.zeros(1, dtype=torch.long))
+    finally:
+        tr.net = net
+    return parts["style"]
+
+
+def _stripes(size: int, period: float) -> torch.Tensor:
+    """The 'stripes' painting's pattern (red bars on dark green-blue) at a chosen period, as a net output."""
+    xx = torch.arange(size, dtype=torch.float32)[None, :].expand(size, size)
+    img = torch.stack([((xx / (period / 2)).floor() % 2), torch.full_like(xx, 80 / 255), torch.full_like(xx, 40 / 255)])
+    return img[None]
+
+
+def test_style_scale_asks_for_larger_marks_and_nothing_finer_than_its_step(data, tmp_path):
+    """--style-scale 0.5: the style terms compare the output at half size with the painting at --style-size,
+    so marks twice the painting's size score best, and a 1 px pattern (what flickers most) costs nothing."""
+    full = Trainer(_cfg(data, tmp_path / "s1", "cin", steps=1, style_size=64), device="cpu")
+    half = Trainer(_cfg(data, tmp_path / "s2", "cin", steps=1, style_size=64, style_scale=0.5), device="cpu")
+    period = 12 * 64 / 80  # the painting's stripes (6 px bars at 80 px) at --style-size 64
+    for tr, best in ((full, period), (half, 2 * period)):
+        losses = {p: _style_loss_of(tr, _stripes(96, p)) for p in (period, 2 * period)}
+        assert min(losses, key=losses.get) == best, losses
+    assert half.train_step()["style"] > 0  # a real step, under bf16 autocast where the CPU has it
+    # at the first layer, where a 1 px pattern shows most: the shrink's filter cancels it
+    smooth = 0.2 + 0.6 * torch.nn.functional.interpolate(torch.rand(1, 3, 12, 12), size=(96, 96), mode="bilinear",
+                                                         align_corners=False)
+    checker = 0.15 * (2 * ((torch.arange(96)[:, None] + torch.arange(96)[None, :]) % 2) - 1).float()
+    change = {}
+    for scale in (1.0, 0.5):
+        tr = Trainer(_cfg(data, tmp_path / f"c{scale}", "cin", steps=1, style_size=64, style_scale=scale,
+                          style_layers=["relu1_2"]), device="cpu")
+        base = _style_loss_of(tr, smooth)
+        change[scale] = abs(_style_loss_of(tr, smooth + checker) - base) / base
+    assert change[1.0] > 1e-3 and change[0.5] < 0.01 * change[1.0], change
+    with pytest.raises(UserError, match="style-scale must be between 0.25 and 1"):
+        _cfg(data, tmp_path / "bad", "cin", style_scale=2.0).resolved()
+
+
 def _distance_to_teacher(tr: Trainer) -> float:
     """Mean squared pixel distance of the net's output from the teacher's on a fixed held-out batch."""
     x = torch.stack([tr.held.center(i, tr.cfg.image_size) for i in range(len(tr.held))])
