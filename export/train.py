@@ -29,6 +29,7 @@ from . import temporal_loss as TL
 from .adain_data import ContentFeatures, StyleStats, content_short_side
 from .data import ImageCache, list_images, load_style, save_grid, split_holdout
 from .errors import UserError
+from .gatys import resize_long
 from .nets import ADAIN_LAYER, AdaINNet, NetConfig, TransformerNet, adain, load_deeper, phase_average
 from .vgg import LAYER_NAMES, VGG19Features, canonical
 
@@ -556,17 +557,14 @@ class Trainer:
 
 
 def shrink(img: torch.Tensor, scale: float) -> torch.Tensor:
-    """`img` (N, C, H, W) scaled by `scale` <= 1 with an antialiased bilinear filter (unchanged at 1).
+    """`img` (N, C, H, W) scaled by `scale` <= 1 with an antialiased bilinear filter.
 
     `--style-scale`: style terms that see the output at half size against the painting at --style-size
     ask for its marks twice as large, and for nothing finer than 2 px, which is what flicker costs most:
     the warping error of a texture grows with its gradient, so a fraction of a pixel of flow error or of
     sub-pixel motion changes a fine mark a lot (docs/training.md, "Strokes sized for the frame")."""
-    if scale == 1:
-        return img
     with torch.autocast(img.device.type, enabled=False):  # the antialiased filter has no bf16 kernel on the CPU
-        return F.interpolate(img.float(), scale_factor=scale, mode="bilinear", antialias=True, align_corners=False,
-                             recompute_scale_factor=False)
+        return resize_long(img.float(), round(max(img.shape[-2:]) * scale))
 
 
 def hardware_string(device: torch.device) -> str:
