@@ -16,6 +16,7 @@ from typing import Sequence
 import torch
 
 from .errors import UserError
+from .nets import full_net_config
 
 
 def average_states(cks: Sequence[dict], weights: Sequence[float], names: Sequence[str], command: str = "") -> dict:
@@ -29,8 +30,10 @@ def average_states(cks: Sequence[dict], weights: Sequence[float], names: Sequenc
     total = float(sum(weights))
     first = cks[0]
     for ck, name in zip(cks[1:], names[1:]):
-        for key in ("kind", "net_config"):  # one architecture, or the mean means nothing
-            if ck.get(key) != first.get(key):
+        for key, same in (("kind", ck.get("kind") == first.get("kind")),  # one architecture, or the mean means nothing
+                          ("net_config", full_net_config(ck.get("net_config", {}))
+                           == full_net_config(first.get("net_config", {})))):
+            if not same:
                 raise UserError(f"{name} is a different net from {names[0]} ({key} differs); "
                                 "average only states of one net")
         if [s.get("name") for s in ck.get("styles") or []] != [s.get("name") for s in first.get("styles") or []]:
@@ -49,7 +52,7 @@ def average_states(cks: Sequence[dict], weights: Sequence[float], names: Sequenc
     # include the others'.
     last = max(cks, key=lambda ck: ck.get("step") or 0)
     return {"format": STATE_FORMAT, "kind": first["kind"], "config": last.get("config", {}),
-            "net_config": first.get("net_config", {}), "step": last.get("step"),
+            "net_config": full_net_config(first.get("net_config", {})), "step": last.get("step"),
             "elapsed_s": last.get("elapsed_s", 0.0), "styles": first.get("styles"),
             "hardware": last.get("hardware", ""), "precision": last.get("precision", "fp32"),
             "command": command,

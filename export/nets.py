@@ -10,7 +10,7 @@ fine-tune teaches the net its borders.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import torch
 import torch.nn as nn
@@ -217,6 +217,19 @@ class NetConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def full_net_config(net_config: dict) -> dict:
+    """A state's net_config with the fields NetConfig gained after it was written set to their defaults.
+
+    Why: a state saved before a field existed (release 8 has no `antialias`) is still the same net
+    as its fine-tunes saved after, and comparisons must say so. Configs of other nets (AdaIN's) pass
+    through unchanged.
+    """
+    known = {f.name for f in fields(NetConfig)}
+    if not net_config or not set(net_config) <= known:
+        return dict(net_config)
+    return NetConfig(**net_config).to_dict()
 
 
 class TransformerNet(nn.Module):

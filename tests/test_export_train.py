@@ -339,6 +339,27 @@ def test_average_of_two_states_is_their_weighted_mean_and_exports(data, checkpoi
     assert a.read_bytes() == before and not (tmp_path / "x.pt").exists()
 
 
+def test_average_takes_a_state_saved_before_a_net_field_existed(checkpoints, tmp_path):
+    """Release 8's state predates `antialias` and `upsample`; its fine-tunes carry them at their defaults.
+    Both are one net, so averaging them must work (it was refused as 'a different net')."""
+    from stylecam.export.train import load_checkpoint
+
+    ck = load_checkpoint(checkpoints["cin"])
+    old = dict(ck, net_config={k: v for k, v in ck["net_config"].items() if k not in ("antialias", "upsample")})
+    assert old["net_config"] != ck["net_config"]
+    torch.save(old, tmp_path / "old.pt")
+    r = _run_cli("average", str(tmp_path / "old.pt"), str(checkpoints["cin"]), "--weights", "1", "1",
+                 "-o", str(tmp_path / "soup.pt"))
+    assert r.returncode == 0, r.stderr
+    assert load_checkpoint(tmp_path / "soup.pt")["net_config"] == ck["net_config"]  # written in full
+    # A field that really differs is still refused.
+    other = dict(ck, net_config=dict(ck["net_config"], antialias="down"))
+    torch.save(other, tmp_path / "other.pt")
+    r = _run_cli("average", str(tmp_path / "old.pt"), str(tmp_path / "other.pt"), "--weights", "1", "1",
+                 "-o", str(tmp_path / "x.pt"))
+    assert r.returncode == 2 and "different net" in r.stderr and not (tmp_path / "x.pt").exists()
+
+
 @pytest.mark.parametrize("kind", ["cin", "adain"])
 def test_exported_models_tile_on_whole_picture_statistics(kind, checkpoints, data, tmp_path):
     """The tile ports (docs/model-format.md): a CIN net gets them in a companion file that is not a style of
