@@ -6,7 +6,8 @@
 #          scripts/gpu_train.sh cpu-tier              (the CPU tier's recipe, scripts/train_cpu_tier.sh, on the
 #                                                     GPU for each net in NETS, side by side; a tarball back)
 #          scripts/gpu_train.sh cpu-tier-tune         (fine-tunes of the shipped CPU tier, one per setting in
-#                                                     CANDS, side by side; a tarball of their states back)
+#                                                     CANDS, side by side; a tarball of their states back:
+#                                                     here, scripts/keep_tune.sh puts them in state/ to commit)
 #          scripts/gpu_train.sh tests                 (the suite's CUDA/TensorRT paths)
 # Run the stages one at a time: on an H200 (2026-11-26) AdaIN trained at 62 steps/s alone but
 # 9 steps/s with the CIN stage beside it (both bound by their CPU-side data work).
