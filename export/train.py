@@ -30,10 +30,12 @@ from .adain_data import ContentFeatures, StyleStats, content_short_side
 from .data import ImageCache, list_images, load_style, save_grid, split_holdout
 from .errors import UserError
 from .gatys import resize_long
-from .nets import ADAIN_LAYER, AdaINNet, NetConfig, TransformerNet, adain, load_deeper, phase_average
+from .nets import (ADAIN_LAYER, AdaINNet, CondInstanceNorm, NetConfig, TransformerNet, adain, load_deeper,
+                   phase_average)
 from .vgg import LAYER_NAMES, VGG19Features, canonical
 
 KINDS = ("feedforward", "cin", "adain")
+TRAIN_ONLY = ("all", "norms")  # what --train-only may name
 
 
 @dataclass
@@ -77,6 +79,7 @@ class TrainConfig:
     checkpoint_minutes: float = 10.0                # also checkpoint at least this often (0: by steps only)
     state: str | None = None                        # small weights-only copy to keep in the repository
     style_windows: int = 2                          # adain: extra half-size views per painting
+    train_only: str = "all"                         # norms: only the nets' per-style scales and shifts learn
 
     def resolved(self) -> "TrainConfig":
         """Fill kind defaults (papers' layers and weights) and validate names."""
@@ -130,6 +133,9 @@ class TrainConfig:
         if not 0.25 <= self.style_scale <= 1 or (self.style_scale != 1 and self.kind == "adain"):
             raise UserError(f"--style-scale must be between 0.25 and 1, and is for feedforward/cin nets (not adain), "
                             f"got {self.style_scale}")
+        if self.train_only not in TRAIN_ONLY or (self.train_only != "all" and self.kind == "adain"):
+            raise UserError(f"--train-only must be one of {', '.join(TRAIN_ONLY)}, and 'norms' is for "
+                            f"feedforward/cin nets (AdaIN's norms have no weights), got {self.train_only!r}")
         if self.image_size < 32 or self.batch < 1 or self.steps < 0:
             raise UserError("--image-size must be >= 32, --batch >= 1, --steps >= 0")
         if self.content_size and self.content_size < self.image_size:
@@ -208,7 +214,7 @@ class Trainer:
         else:
             ncfg = NetConfig(**{**cfg.net, "n_styles": len(cfg.styles) if cfg.kind == "cin" else 1})
             self.net = TransformerNet(ncfg).to(self.device, memory_format=self.mem_format)
-            self.params = list(self.net.parameters())
+            self.params = trained_params(self.net, cfg.train_only)
             self.style_meta = [style_metadata(s) for s in cfg.styles]
             paintings = [load_style(s, self.cfg.style_size).to(self.device) for s in self.cfg.styles]
             self._style_targets(paintings)
@@ -421,7 +427,10 @@ class Trainer:
                       "as their mean; the optimiser starts afresh", file=sys.stderr)
             else:
                 target.load_state_dict(fp32_weights(ck))
-                if "optimizer" in ck:
+                if "optimizer" in ck and ck.get("config", {}).get("train_only", "all") != self.cfg.train_only:
+                    print(f"{path} trained other parameters (--train-only): the optimiser starts afresh",
+                          file=sys.stderr)
+                elif "optimizer" in ck:
                     self.opt.load_state_dict(ck["optimizer"])
                     for group in self.opt.param_groups:  # this run's --lr, not the saved one
                         group["lr"] = self.cfg.lr
@@ -554,6 +563,17 @@ class Trainer:
                   file=sys.stderr)
         (self.out / "summary.json").write_text(json.dumps(summary, indent=1))
         return summary
+
+
+def trained_params(net: TransformerNet, which: str) -> list[torch.nn.Parameter]:
+    """`norms`: only the per-style scales and shifts of the conditional instance norms learn; the filters
+    (how the net follows a moving picture) stay as they are and get no gradients."""
+    if which == "all":
+        return list(net.parameters())
+    norms = {id(p) for m in net.modules() if isinstance(m, CondInstanceNorm) for p in (m.gamma, m.beta)}
+    for p in net.parameters():
+        p.requires_grad_(id(p) in norms)
+    return [p for p in net.parameters() if id(p) in norms]
 
 
 def shrink(img: torch.Tensor, scale: float) -> torch.Tensor:

@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--swd-layers", type=_csv, default=None,
                            help="VGG19 layers the sliced Wasserstein term compares, among --style-layers (default: all "
                                 "of them), e.g. relu2_1,relu3_1 to push stroke-sized marks and leave pixel colour to Gram")
+            q.add_argument("--train-only", default="all", choices=["all", "norms"],
+                           help="norms: only the per-style scales and shifts of the instance norms learn, the filters "
+                                "stay (a fine-tune that changes the styles' look, not how the net follows motion)")
             q.add_argument("--teacher", default=None, metavar="CHECKPOINT",
                            help="an AdaIN checkpoint (e.g. state/adain-decoder.pt) whose output for each training crop "
                                 "and style the net learns to match (distillation; its style statistics are taken from "
@@ -152,7 +155,7 @@ def main(argv: Sequence[str]) -> int:
             style_layers=args.style_layers or [], seed=args.seed, checkpoint_every=args.checkpoint_every,
             sample_every=args.sample_every, amp=args.amp, channels_last=args.channels_last, max_images=args.max_images,
             precision=args.precision, checkpoint_minutes=args.checkpoint_minutes, state=args.state,
-            style_windows=getattr(args, "style_windows", 2),
+            style_windows=getattr(args, "style_windows", 2), train_only=getattr(args, "train_only", "all"),
         )
         trainer = Trainer(cfg, device=args.device, resume=args.resume)
         summary = trainer.run(max_minutes=args.max_minutes)

@@ -472,6 +472,32 @@ def test_deeper_net_resumes_from_a_shallower_one_unchanged_then_trains(data, che
         Trainer(cfg, device="cpu", resume=str(checkpoints["cin"]))
 
 
+def test_train_only_norms_moves_the_style_scales_and_shifts_and_not_the_filters(data, checkpoints, tmp_path):
+    """--train-only norms from a full run's checkpoint: its optimiser (other parameters) is not loaded, every
+    conv keeps its weights, the norms' gamma/beta move, and the mode is checked against the net kind."""
+    from stylecam.export.train import load_checkpoint
+
+    before = load_checkpoint(checkpoints["cin"])["model"]
+    tr = Trainer(_cfg(data, tmp_path / "norms", "cin", steps=6, train_only="norms"), device="cpu",
+                 resume=str(checkpoints["cin"]))
+    assert tr.run()["step"] == 6
+    after = load_checkpoint(tmp_path / "norms" / "checkpoint.pt")["model"]
+    norms = [k for k in before if k.endswith((".gamma", ".beta"))]
+    assert norms and len(norms) < len(before)
+    for k in before:
+        if k in norms:
+            continue
+        assert torch.equal(before[k], after[k]), k
+    assert max(float((after[k] - before[k]).abs().max()) for k in norms) > 1e-4
+    # resumed from its own checkpoint, the optimiser state (norms only) loads and training goes on
+    assert Trainer(_cfg(data, tmp_path / "norms", "cin", steps=8, train_only="norms"), device="cpu",
+                   resume=str(tmp_path / "norms" / "checkpoint.pt")).run()["step"] == 8
+    with pytest.raises(UserError, match="train-only"):
+        _cfg(data, tmp_path / "bad", "adain", train_only="norms").resolved()
+    with pytest.raises(UserError, match="train-only"):
+        _cfg(data, tmp_path / "bad", "cin", train_only="convs").resolved()
+
+
 @pytest.mark.parametrize("antialias", ["down", "full"])
 def test_antialias_switched_on_by_resume_trains_and_exports(antialias, data, checkpoints, tmp_path):
     """--antialias on --resume of a plain net: the blurs add no weights, so its state loads as it is;
