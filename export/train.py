@@ -30,12 +30,12 @@ from .adain_data import ContentFeatures, StyleStats, content_short_side
 from .data import ImageCache, list_images, load_style, save_grid, split_holdout
 from .errors import UserError
 from .gatys import resize_long
+from .net_options import TRAIN_ONLY
 from .nets import (ADAIN_LAYER, AdaINNet, CondInstanceNorm, NetConfig, TransformerNet, adain, load_deeper,
                    phase_average)
 from .vgg import LAYER_NAMES, VGG19Features, canonical
 
 KINDS = ("feedforward", "cin", "adain")
-TRAIN_ONLY = ("all", "norms")  # what --train-only may name
 
 
 @dataclass
@@ -427,15 +427,15 @@ class Trainer:
                       "as their mean; the optimiser starts afresh", file=sys.stderr)
             else:
                 target.load_state_dict(fp32_weights(ck))
-                if "optimizer" in ck and ck.get("config", {}).get("train_only", "all") != self.cfg.train_only:
+                if "optimizer" not in ck:
+                    print(f"{path} holds weights only: the optimiser starts afresh", file=sys.stderr)
+                elif ck.get("config", {}).get("train_only", "all") != self.cfg.train_only:
                     print(f"{path} trained other parameters (--train-only): the optimiser starts afresh",
                           file=sys.stderr)
-                elif "optimizer" in ck:
+                else:
                     self.opt.load_state_dict(ck["optimizer"])
                     for group in self.opt.param_groups:  # this run's --lr, not the saved one
                         group["lr"] = self.cfg.lr
-                else:
-                    print(f"{path} holds weights only: the optimiser starts afresh", file=sys.stderr)
         except (RuntimeError, ValueError) as e:
             raise UserError(f"--resume {path} does not match this model's shape (different styles or net options?)") from e
         self.step = ck["step"]

@@ -7,7 +7,7 @@ import sys
 from typing import Sequence
 
 from .errors import UserError
-from .net_options import ANTIALIAS, ARCHS, PADDINGS, UPSAMPLES
+from .net_options import ANTIALIAS, ARCHS, PADDINGS, TRAIN_ONLY, UPSAMPLES
 
 
 def _csv(s: str) -> list[str]:
@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--swd-layers", type=_csv, default=None,
                            help="VGG19 layers the sliced Wasserstein term compares, among --style-layers (default: all "
                                 "of them), e.g. relu2_1,relu3_1 to push stroke-sized marks and leave pixel colour to Gram")
-            q.add_argument("--train-only", default="all", choices=["all", "norms"],
+            q.add_argument("--train-only", default="all", choices=TRAIN_ONLY,
                            help="norms: only the per-style scales and shifts of the instance norms learn, the filters "
                                 "stay (a fine-tune that changes the styles' look, not how the net follows motion)")
             q.add_argument("--teacher", default=None, metavar="CHECKPOINT",
