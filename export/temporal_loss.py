@@ -13,6 +13,12 @@ replaced by a synthetic motion whose flow is exact -- any photo becomes a traini
 Optionally the second frame also gets fresh Gaussian noise (`noise`, std in [0, 1] units), as a
 camera's sensor and a codec give every real frame: a net that turns that noise into texture boils on
 a still scene, which the warp alone never shows it (Huang et al. 2017 add noise the same way).
+
+Optionally (`sprites`) patches of another photo of the batch are pasted into the second frame, and the
+loss skips them and a small margin around them: the rest of the picture must not change when something
+appears or moves nearby. The warp alone moves every pixel, so it never asks for that, and a net with a
+wide reach redraws a halo of texture around every walking figure of a still camera's clip
+(docs/training.md, "Halos").
 """
 from __future__ import annotations
 
@@ -64,9 +70,13 @@ def valid_mask(grid: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
     return ok.unsqueeze(1).to(grid.dtype)
 
 
-def temporal_loss(y: torch.Tensor, y_warped_input: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
-    """|| warp(y) - y' ||^2 averaged over valid pixels and channels; y = net(x), y' = net(warp(x))."""
+def temporal_loss(y: torch.Tensor, y_warped_input: torch.Tensor, grid: torch.Tensor,
+                  keep: torch.Tensor | None = None) -> torch.Tensor:
+    """|| warp(y) - y' ||^2 averaged over valid pixels and channels; y = net(x), y' = net(warp(x)).
+    `keep` (N, 1, H, W), optional: a further 0/1 mask of the pixels to compare (paste_sprites')."""
     m = valid_mask(grid).to(y.dtype)
+    if keep is not None:
+        m = m * keep.to(y.dtype)
     d = (apply_warp(y, grid) - y_warped_input) * m
     return (d * d).sum() / (m.sum() * y.shape[1]).clamp_min(1.0)
 
@@ -90,3 +100,35 @@ def warped_pair(x: torch.Tensor, generator: torch.Generator | None = None, noise
         z = torch.randn(x2.shape, generator=generator, dtype=x2.dtype).to(x2.device)
         x2 = (x2 + noise * z).clamp(0.0, 1.0)
     return x2, grid
+
+
+SPRITE_MARGIN = 2  # px around a pasted patch the loss skips: a conv's own footprint, not a halo
+
+
+def paste_sprites(x2: torch.Tensor, count: int, generator: torch.Generator | None = None,
+                  size: tuple[float, float] = (0.06, 0.25), margin: int = SPRITE_MARGIN
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x2 with `count` elliptic patches of other pictures of the batch pasted in, keep mask).
+
+    Each patch is cut from the batch's next picture at a random place, so it brings its own edges and
+    texture, with semi-axes `size` (fractions of the short side) like a figure's; `keep` is 0 on the
+    patches dilated by `margin` px, 1 elsewhere, for temporal_loss."""
+    n, _, h, w = x2.shape
+    yy = torch.arange(h, dtype=x2.dtype).view(1, h, 1)
+    xx = torch.arange(w, dtype=x2.dtype).view(1, 1, w)
+    out = x2
+    mask = torch.zeros(n, 1, h, w, dtype=x2.dtype)
+    src = torch.roll(x2, 1, 0)
+    for _ in range(count):
+        def u(lo: float, hi: float) -> torch.Tensor:
+            return (lo + (hi - lo) * torch.rand(n, generator=generator)).to(x2.dtype).view(n, 1, 1)
+        cy, cx = u(0, h), u(0, w)
+        ry, rx = u(*size) * min(h, w), u(*size) * min(h, w)
+        m = ((((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2) <= 1).to(x2.dtype).unsqueeze(1).to(x2.device)
+        dy, dx = (int(v) for v in torch.randint(0, 10_000, (2,), generator=generator))
+        patch = torch.roll(src, (dy % h, dx % w), (2, 3))
+        out = out * (1 - m) + patch * m
+        mask = torch.maximum(mask, m.cpu())
+    if margin > 0:
+        mask = F.max_pool2d(mask, 2 * margin + 1, 1, margin)
+    return out, (1 - mask).to(x2.device)

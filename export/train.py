@@ -58,6 +58,7 @@ class TrainConfig:
     tv_weight: float = 0.0
     temporal_weight: float = 0.0                    # warp-consistency loss (export/temporal_loss.py); 0: off
     temporal_noise: float = 0.0                     # std of the noise its second frame gets, in [0, 1] units
+    temporal_sprites: int = 0                       # patches pasted into its second frame, skipped by it
     motion_weight: float = 0.0                      # a second warp pair without the noise: motion alone; 0: off
     swd_weight: float = 0.0                         # sliced Wasserstein style term beside the Gram one; 0: off
     swd_samples: int = 4096                         # feature vectors per image and layer it compares
@@ -128,6 +129,9 @@ class TrainConfig:
             raise UserError("--motion-weight must be >= 0, and is for feedforward/cin nets (not adain)")
         if not 0 <= self.temporal_noise <= 0.2:
             raise UserError(f"--temporal-noise must be between 0 and 0.2 (a std in [0,1] units), got {self.temporal_noise}")
+        if not 0 <= self.temporal_sprites <= 8 or (self.temporal_sprites and not self.temporal_weight):
+            raise UserError(f"--temporal-sprites must be between 0 and 8, and needs --temporal-weight, "
+                            f"got {self.temporal_sprites}")
         if self.swd_weight < 0 or (self.swd_weight > 0 and self.kind == "adain") or self.swd_samples < 16:
             raise UserError("--swd-weight must be >= 0 and is for feedforward/cin nets (not adain); --swd-samples >= 16")
         if not 0.25 <= self.style_scale <= 1 or (self.style_scale != 1 and self.kind == "adain"):
@@ -322,7 +326,10 @@ class Trainer:
                         if cfg.swd_weight > 0 else None)
             if cfg.temporal_weight > 0:
                 x2, grid = TL.warped_pair(x, noise=cfg.temporal_noise)
-                lt = TL.temporal_loss(y.float(), self.net(x2, w).float(), grid)
+                keep = None
+                if cfg.temporal_sprites:
+                    x2, keep = TL.paste_sprites(x2, cfg.temporal_sprites)
+                lt = TL.temporal_loss(y.float(), self.net(x2, w).float(), grid, keep)
             if cfg.motion_weight > 0:
                 x3, grid3 = TL.warped_pair(x)
                 lm = TL.temporal_loss(y.float(), self.net(x3, w).float(), grid3)

@@ -93,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--temporal-noise", type=float, default=0.0,
                            help="std (0..0.2, [0,1] units) of noise added to the loss's second frame, so camera and codec "
                                 "noise does not boil into texture on still scenes (e.g. 0.015)")
+            q.add_argument("--temporal-sprites", type=int, default=0,
+                           help="patches of other photos (0..8) pasted into the loss's second frame, which it skips: "
+                                "the rest must not change when something appears nearby, against texture halos "
+                                "around moving figures (0 = off)")
             q.add_argument("--motion-weight", type=float, default=0.0,
                            help="weight of a second warp-consistency pair without --temporal-noise: the flicker of things "
                                 "moving a pixel or two, which the noisy pair's noise term outweighs (0 = off)")
@@ -147,6 +151,7 @@ def main(argv: Sequence[str]) -> int:
             batch=args.batch, steps=args.steps, lr=args.lr, content_weight=args.content_weight,
             style_weight=args.style_weight, tv_weight=args.tv_weight,
             temporal_weight=getattr(args, "temporal_weight", 0.0), temporal_noise=getattr(args, "temporal_noise", 0.0),
+            temporal_sprites=getattr(args, "temporal_sprites", 0),
             motion_weight=getattr(args, "motion_weight", 0.0),
             swd_weight=getattr(args, "swd_weight", 0.0), swd_samples=getattr(args, "swd_samples", 4096),
             swd_layers=getattr(args, "swd_layers", None) or [], teacher=getattr(args, "teacher", None),

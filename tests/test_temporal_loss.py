@@ -77,6 +77,29 @@ def test_noisy_second_frame_catches_a_net_that_boils_noise_into_texture():
     assert added(amplify) > 0.01 and added(amplify) > 50 * added(smooth), (added(amplify), added(smooth))
 
 
+def test_pasted_sprites_catch_a_net_whose_reach_redraws_the_surroundings():
+    """--temporal-sprites: patches of another picture land in the second frame and the loss skips them and
+    a 2 px margin; a per-pixel net pays nothing for them, a net with a wide reach (a 15 px box filter,
+    whose output changes all around a patch) pays for the halo."""
+    x = _smooth(4, 64, 96)
+    g = torch.Generator().manual_seed(3)
+    x2, grid = TL.warped_pair(x, generator=g)
+    xs, keep = TL.paste_sprites(x2, 2, generator=torch.Generator().manual_seed(4))
+    assert keep.shape == (4, 1, 64, 96) and set(keep.unique().tolist()) == {0.0, 1.0}
+    assert 0.02 < float(1 - keep.mean()) < 0.6  # the patches (with margin) cover some of the frame, not all
+    changed = (xs != x2).any(1, keepdim=True)
+    assert changed.any() and not (changed & (keep > 0)).any()  # every pasted pixel is skipped
+    inner = torch.nn.functional.max_pool2d(changed.float(), 5, 1, 2) > 0  # the margin: within 2 px of a patch
+    assert not (inner & (keep > 0)).any()
+    pointwise = lambda t: torch.sigmoid(3 * t - 1)  # noqa: E731
+    wide = lambda t: torch.nn.functional.avg_pool2d(t, 15, 1, 7, count_include_pad=False)  # noqa: E731
+
+    def added(net) -> float:  # what the patches add on the pixels compared (a box filter does not commute with warps)
+        return float(TL.temporal_loss(net(x), net(xs), grid, keep) - TL.temporal_loss(net(x), net(x2), grid, keep))
+    assert abs(added(pointwise)) < 1e-7
+    assert added(wide) > 5e-5, added(wide)  # about 1.7e-4 here; 0 if the skipped region hid the halo too
+
+
 def _photo(rng: np.random.Generator, size: int = 48) -> np.ndarray:
     yy, xx = np.mgrid[0:size, 0:size] / size
     img = (np.stack([xx, yy, 1 - xx * yy], -1) * 255).astype(np.uint8)
@@ -127,6 +150,11 @@ def test_short_training_run_logs_the_temporal_term(tmp_path, kind):
     rest = parts["content"] * trainer.cfg.content_weight + parts["style"] * trainer.cfg.style_weight \
         + parts["tv"] * trainer.cfg.tv_weight + 10.0 * parts["temporal"]
     assert total.item() == pytest.approx(rest + 1e6 * parts["motion"], rel=1e-4)
+    # pasted patches in the noisy pair: the step runs and the term stays a finite, positive figure
+    trainer.cfg.temporal_sprites = 2
+    with torch.no_grad():
+        _, parts, _ = trainer._losses(x, idx)
+    assert 0 < parts["temporal"] < float("inf")
 
 
 def test_temporal_weight_validation(tmp_path):
@@ -144,6 +172,10 @@ def test_temporal_weight_validation(tmp_path):
         TrainConfig(kind="feedforward", styles=[str(style)], temporal_noise=0.5, **base).resolved()
     with pytest.raises(UserError, match="motion-weight"):
         TrainConfig(kind="feedforward", styles=[str(style)], motion_weight=-1.0, **base).resolved()
+    with pytest.raises(UserError, match="temporal-sprites"):  # a sprite pair needs the warp loss it belongs to
+        TrainConfig(kind="feedforward", styles=[str(style)], temporal_sprites=2, **base).resolved()
+    with pytest.raises(UserError, match="temporal-sprites"):
+        TrainConfig(kind="feedforward", styles=[str(style)], temporal_weight=1.0, temporal_sprites=9, **base).resolved()
     with pytest.raises(UserError, match="motion-weight"):
         TrainConfig(kind="adain", style_dir=str(tmp_path), motion_weight=1.0, **base).resolved()
 
@@ -152,7 +184,8 @@ def test_cli_passes_the_flag():
     from stylecam.export.train_cli import build_parser
 
     args = build_parser().parse_args(["cin", "--styles", "a.jpg", "--content-dir", "d", "--temporal-weight", "50",
-                                      "--temporal-noise", "0.015", "--motion-weight", "80"])
+                                      "--temporal-noise", "0.015", "--motion-weight", "80", "--temporal-sprites", "3"])
     assert args.temporal_weight == 50.0 and args.temporal_noise == 0.015 and args.motion_weight == 80.0
+    assert args.temporal_sprites == 3
     args = build_parser().parse_args(["feedforward", "--style", "a.jpg", "--content-dir", "d"])
     assert args.temporal_weight == 0.0
