@@ -1,0 +1,32 @@
+"""benchmarks/flicker_regions.py --halo: a change is filed under its distance from the moving pixels."""
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from flicker_regions import HALO_BINS, halo_profile  # noqa: E402
+
+
+def test_halo_profile_files_a_ring_of_change_by_its_distance():
+    h = w = 64
+    moving = np.zeros((h, w), bool)
+    moving[28:36, 28:36] = True
+    prev = np.full((h, w, 3), 100, np.uint8)
+    out = prev.copy()
+    out[25:39, 25:39] = 110   # changed up to 3 px round the moving square (and on it, which is not still)
+    bands = halo_profile(prev, out, moving, np.ones((h, w), bool))
+    assert len(bands) == len(HALO_BINS) - 1
+    step = 3 * (10 / 255) ** 2
+    assert bands[0] == pytest.approx(step)         # 0-2 px: all of it changed
+    assert 0 < bands[1] < step                     # 2-4 px: the ring's outer edge, part of the band
+    assert 0 < bands[2] < bands[1]                 # 4-8 px: only the square ring's corners (3 px * sqrt 2)
+    assert bands[3] == bands[4] == 0               # 8-32 px: untouched
+    assert math.isnan(bands[-1])                   # no pixel of a 64 px frame is 64 px from the square
+    # pixels the flow check dropped are not counted
+    bands = halo_profile(prev, out, moving, np.zeros((h, w), bool))
+    assert all(math.isnan(b) for b in bands)
