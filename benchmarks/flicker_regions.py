@@ -20,10 +20,10 @@ import json
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import cv2  # noqa: E402
 from flicker_bench import SHARED_VIDEO, default_clips, read_clip  # noqa: E402
 from sizes import frame_size  # noqa: E402
 
@@ -37,8 +37,7 @@ HALO_BINS = (0, 2, 4, 8, 16, 32, 64, 10_000)  # px from the nearest moving pixel
 def halo_profile(prev_out: np.ndarray, out: np.ndarray, moving: np.ndarray, valid: np.ndarray) -> list[float]:
     """Mean of sum_c (out - prev_out)^2 ([0, 1] RGB) on still pixels in each HALO_BINS band (NaN: none)."""
     dist = cv2.distanceTransform((~moving).astype(np.uint8), cv2.DIST_L2, 5)
-    d = ((out.astype(np.float32) - prev_out.astype(np.float32)) / 255.0) ** 2
-    d = d.sum(-1)
+    d = (((out.astype(np.float32) - prev_out.astype(np.float32)) / 255.0) ** 2).sum(-1)
     bands = []
     for lo, hi in zip(HALO_BINS, HALO_BINS[1:]):
         m = (dist > lo) & (dist <= hi) & valid

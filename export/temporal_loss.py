@@ -114,21 +114,24 @@ def paste_sprites(x2: torch.Tensor, count: int, generator: torch.Generator | Non
     texture, with semi-axes `size` (fractions of the short side) like a figure's; `keep` is 0 on the
     patches dilated by `margin` px, 1 elsewhere, for temporal_loss."""
     n, _, h, w = x2.shape
-    yy = torch.arange(h, dtype=x2.dtype).view(1, h, 1)
-    xx = torch.arange(w, dtype=x2.dtype).view(1, 1, w)
+    dev, dt = x2.device, x2.dtype
+
+    def u(lo: float, hi: float) -> torch.Tensor:  # n uniform draws, shaped to broadcast over (h, w)
+        return (lo + (hi - lo) * torch.rand(n, generator=generator)).to(dev, dt).view(n, 1, 1)
+
+    yy = torch.arange(h, device=dev, dtype=dt).view(1, h, 1)
+    xx = torch.arange(w, device=dev, dtype=dt).view(1, 1, w)
     out = x2
-    mask = torch.zeros(n, 1, h, w, dtype=x2.dtype)
+    mask = torch.zeros(n, 1, h, w, device=dev, dtype=dt)
     src = torch.roll(x2, 1, 0)
     for _ in range(count):
-        def u(lo: float, hi: float) -> torch.Tensor:
-            return (lo + (hi - lo) * torch.rand(n, generator=generator)).to(x2.dtype).view(n, 1, 1)
         cy, cx = u(0, h), u(0, w)
         ry, rx = u(*size) * min(h, w), u(*size) * min(h, w)
-        m = ((((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2) <= 1).to(x2.dtype).unsqueeze(1).to(x2.device)
+        m = ((((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2) <= 1).to(dt).unsqueeze(1)
         dy, dx = (int(v) for v in torch.randint(0, 10_000, (2,), generator=generator))
         patch = torch.roll(src, (dy % h, dx % w), (2, 3))
         out = out * (1 - m) + patch * m
-        mask = torch.maximum(mask, m.cpu())
+        mask = torch.maximum(mask, m)
     if margin > 0:
         mask = F.max_pool2d(mask, 2 * margin + 1, 1, margin)
-    return out, (1 - mask).to(x2.device)
+    return out, 1 - mask
