@@ -135,3 +135,65 @@ def paste_sprites(x2: torch.Tensor, count: int, generator: torch.Generator | Non
     if margin > 0:
         mask = F.max_pool2d(mask, 2 * margin + 1, 1, margin)
     return out, 1 - mask
+
+
+def _ellipse(yy: torch.Tensor, xx: torch.Tensor, cy: torch.Tensor, cx: torch.Tensor,
+             ry: torch.Tensor, rx: torch.Tensor) -> torch.Tensor:
+    return ((((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2) <= 1).unsqueeze(1)
+
+
+def moving_sprite_pair(x: torch.Tensor, count: int, max_move: float, generator: torch.Generator | None = None,
+                       noise: float = 0.0, size: tuple[float, float] = (0.06, 0.25),
+                       margin: int = SPRITE_MARGIN, **kw) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(frame a, frame b, grid, keep): a pair in which `count` patches of the batch's next picture move on
+    their own, up to `max_move` px, over a background that moves by the usual small warp.
+
+    Unlike paste_sprites' patches, which appear in the second frame only and are skipped, these are in
+    both frames, so the loss also asks the texture on a moving figure to move with it. `grid` maps every
+    pixel of b to where it was in a (the background's warp, or the patch's own move); `keep` is 0 where
+    that is wrong -- background a patch uncovered, a patch's part hidden by a later one in a -- and on
+    a `margin` px band round every edge between regions, where the net's bilinear comparison mixes them.
+    `kw` go to random_affine (the background's move)."""
+    n, _, h, w = x.shape
+    dev, dt = x.device, x.dtype
+
+    def u(lo: float, hi: float) -> torch.Tensor:
+        return (lo + (hi - lo) * torch.rand(n, generator=generator)).to(dev, dt).view(n, 1, 1)
+
+    theta = random_affine(n, h, w, generator=generator, device=dev, **kw)
+    grid = warp_grid(theta, x.shape).to(dt)
+    xa, xb = x, apply_warp(x, grid)
+    yy = torch.arange(h, device=dev, dtype=dt).view(1, h, 1)
+    xx = torch.arange(w, device=dev, dtype=dt).view(1, 1, w)
+    la = torch.zeros(n, 1, h, w, device=dev, dtype=dt)  # region labels: 0 background, k patch k (later on top)
+    lb = torch.zeros_like(la)
+    src = torch.roll(x, 1, 0)
+    for k in range(1, count + 1):
+        cy, cx = u(0, h), u(0, w)
+        ry, rx = u(*size) * min(h, w), u(*size) * min(h, w)
+        r, phi = u(0, 1).sqrt() * max_move, u(0, 2 * math.pi)  # uniform over the disc of radius max_move
+        dy, dx = r * torch.sin(phi), r * torch.cos(phi)
+        ma = _ellipse(yy, xx, cy, cx, ry, rx)
+        mb = _ellipse(yy, xx, cy + dy, cx + dx, ry, rx)
+        sy, sx = (int(v) for v in torch.randint(0, 10_000, (2,), generator=generator))
+        patch = torch.roll(src, (sy % h, sx % w), (2, 3))
+        # b's pixel p shows the patch's pixel p - d of frame a: a pure translation, in grid units
+        shift = torch.stack([dx.view(n) * 2.0 / w, dy.view(n) * 2.0 / h], -1).view(n, 1, 1, 2)
+        base = warp_grid(torch.eye(2, 3, device=dev, dtype=dt).expand(n, 2, 3), x.shape).to(dt)
+        tgrid = base - shift
+        xa = torch.where(ma, patch, xa)
+        xb = torch.where(mb, apply_warp(patch, tgrid), xb)
+        grid = torch.where(mb.permute(0, 2, 3, 1), tgrid, grid)
+        la = torch.where(ma, float(k), la)
+        lb = torch.where(mb, float(k), lb)
+    if noise > 0:
+        z = torch.randn(xb.shape, generator=generator, dtype=xb.dtype).to(dev)
+        xb = (xb + noise * z).clamp(0.0, 1.0)
+    came_from = F.grid_sample(la, grid, mode="nearest", padding_mode="border", align_corners=False)
+    keep = (came_from == lb).to(dt)
+    if margin > 0:
+        k = 2 * margin + 1
+        edge = (F.max_pool2d(lb, k, 1, margin) != -F.max_pool2d(-lb, k, 1, margin)).to(dt)
+        keep = keep * (1 - edge)
+        keep = 1 - F.max_pool2d(1 - keep, k, 1, margin)
+    return xa, xb, grid, keep

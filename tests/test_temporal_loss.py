@@ -100,6 +100,30 @@ def test_pasted_sprites_catch_a_net_whose_reach_redraws_the_surroundings():
     assert added(wide) > 5e-5, added(wide)  # about 1.7e-4 here; 0 if the skipped region hid the halo too
 
 
+def test_moving_sprites_ask_texture_on_a_moving_figure_to_move_with_it():
+    """--temporal-sprite-motion: the patches are in both frames and move on their own. The grid says where
+    every compared pixel of b was in a, so a per-pixel linear net (which commutes with the bilinear warps)
+    pays nothing, uncovered background and all; a net whose texture is glued to the screen pays once the
+    patches move, and a wide one for its halo."""
+    x = _smooth(4, 64, 96)
+    xa, xb, grid, keep = TL.moving_sprite_pair(x, 3, 4.0, generator=torch.Generator().manual_seed(6))
+    assert xa.shape == xb.shape == x.shape and grid.shape == (4, 64, 96, 2) and keep.shape == (4, 1, 64, 96)
+    assert (xa != x).any() and 0.3 < float(keep.mean()) < 0.98  # patches in frame a; some pixels skipped
+    pointwise = lambda t: 0.6 * t.flip(1) + 0.2  # noqa: E731
+    assert TL.temporal_loss(pointwise(xa), pointwise(xb), grid, keep) < 1e-10
+    assert TL.temporal_loss(pointwise(xa), pointwise(xb), grid) > 1e-4  # without keep: uncovered background counts
+    yy, xx = torch.meshgrid(torch.arange(64.0), torch.arange(96.0), indexing="ij")
+    glued = lambda t: t + 0.1 * torch.sin(1.3 * xx + 0.7 * yy)  # noqa: E731  a pattern fixed to the screen
+    wide = lambda t: torch.nn.functional.avg_pool2d(t, 15, 1, 7, count_include_pad=False)  # noqa: E731
+    still = dict(max_shift=0.0, max_rotation=0.0, max_scale=0.0)  # a still background isolates the patches
+
+    def loss(net, move: float) -> float:
+        a, b, g, k = TL.moving_sprite_pair(x, 3, move, generator=torch.Generator().manual_seed(7), **still)
+        return float(TL.temporal_loss(net(a), net(b), g, k))
+    assert loss(glued, 0.0) < 1e-10 and loss(glued, 4.0) > 1e-4
+    assert loss(pointwise, 4.0) < 1e-10 and loss(wide, 4.0) > 1e-6
+
+
 def _photo(rng: np.random.Generator, size: int = 48) -> np.ndarray:
     yy, xx = np.mgrid[0:size, 0:size] / size
     img = (np.stack([xx, yy, 1 - xx * yy], -1) * 255).astype(np.uint8)
@@ -155,6 +179,10 @@ def test_short_training_run_logs_the_temporal_term(tmp_path, kind):
     with torch.no_grad():
         _, parts, _ = trainer._losses(x, idx)
     assert 0 < parts["temporal"] < float("inf")
+    trainer.cfg.temporal_sprite_motion = 3.0  # moving patches: a pair of its own, both frames through the net
+    with torch.no_grad():
+        _, parts, _ = trainer._losses(x, idx)
+    assert 0 < parts["temporal"] < float("inf")
 
 
 def test_temporal_weight_validation(tmp_path):
@@ -178,14 +206,21 @@ def test_temporal_weight_validation(tmp_path):
         TrainConfig(kind="feedforward", styles=[str(style)], temporal_weight=1.0, temporal_sprites=9, **base).resolved()
     with pytest.raises(UserError, match="motion-weight"):
         TrainConfig(kind="adain", style_dir=str(tmp_path), motion_weight=1.0, **base).resolved()
+    with pytest.raises(UserError, match="temporal-sprite-motion"):  # moving patches need patches
+        TrainConfig(kind="feedforward", styles=[str(style)], temporal_weight=1.0, temporal_sprite_motion=2.0,
+                    **base).resolved()
+    with pytest.raises(UserError, match="temporal-sprite-motion"):
+        TrainConfig(kind="feedforward", styles=[str(style)], temporal_weight=1.0, temporal_sprites=2,
+                    temporal_sprite_motion=20.0, **base).resolved()
 
 
 def test_cli_passes_the_flag():
     from stylecam.export.train_cli import build_parser
 
     args = build_parser().parse_args(["cin", "--styles", "a.jpg", "--content-dir", "d", "--temporal-weight", "50",
-                                      "--temporal-noise", "0.015", "--motion-weight", "80", "--temporal-sprites", "3"])
+                                      "--temporal-noise", "0.015", "--motion-weight", "80", "--temporal-sprites", "3",
+                                      "--temporal-sprite-motion", "2.5"])
     assert args.temporal_weight == 50.0 and args.temporal_noise == 0.015 and args.motion_weight == 80.0
-    assert args.temporal_sprites == 3
+    assert args.temporal_sprites == 3 and args.temporal_sprite_motion == 2.5
     args = build_parser().parse_args(["feedforward", "--style", "a.jpg", "--content-dir", "d"])
     assert args.temporal_weight == 0.0
