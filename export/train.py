@@ -59,7 +59,8 @@ class TrainConfig:
     temporal_weight: float = 0.0                    # warp-consistency loss (export/temporal_loss.py); 0: off
     temporal_noise: float = 0.0                     # std of the noise its second frame gets, in [0, 1] units
     temporal_sprites: int = 0                       # patches pasted into its second frame, skipped by it
-    temporal_sprite_motion: float = 0.0             # >0: the patches are in both frames and move up to this many px
+    temporal_moving_sprites: int = 0                # patches in both of its frames, moving on their own
+    temporal_sprite_motion: float = 3.0             # how far (px) those move at most
     motion_weight: float = 0.0                      # a second warp pair without the noise: motion alone; 0: off
     swd_weight: float = 0.0                         # sliced Wasserstein style term beside the Gram one; 0: off
     swd_samples: int = 4096                         # feature vectors per image and layer it compares
@@ -133,9 +134,11 @@ class TrainConfig:
         if not 0 <= self.temporal_sprites <= 8 or (self.temporal_sprites and not self.temporal_weight):
             raise UserError(f"--temporal-sprites must be between 0 and 8, and needs --temporal-weight, "
                             f"got {self.temporal_sprites}")
-        if not 0 <= self.temporal_sprite_motion <= 16 or (self.temporal_sprite_motion and not self.temporal_sprites):
-            raise UserError(f"--temporal-sprite-motion must be between 0 and 16 px, and needs --temporal-sprites, "
-                            f"got {self.temporal_sprite_motion}")
+        if not 0 <= self.temporal_moving_sprites <= 8 or (self.temporal_moving_sprites and not self.temporal_weight):
+            raise UserError(f"--temporal-moving-sprites must be between 0 and 8, and needs --temporal-weight, "
+                            f"got {self.temporal_moving_sprites}")
+        if not 0 < self.temporal_sprite_motion <= 16:
+            raise UserError(f"--temporal-sprite-motion must be over 0 and at most 16 px, got {self.temporal_sprite_motion}")
         if self.swd_weight < 0 or (self.swd_weight > 0 and self.kind == "adain") or self.swd_samples < 16:
             raise UserError("--swd-weight must be >= 0 and is for feedforward/cin nets (not adain); --swd-samples >= 16")
         if not 0.25 <= self.style_scale <= 1 or (self.style_scale != 1 and self.kind == "adain"):
@@ -329,16 +332,17 @@ class Trainer:
                                                   cfg.swd_layers, cfg.swd_samples, generator=self.swd_gen)
                         if cfg.swd_weight > 0 else None)
             if cfg.temporal_weight > 0:
-                if cfg.temporal_sprite_motion > 0:  # patches in both frames: one more net run, for frame a
-                    xa, x2, grid, keep = TL.moving_sprite_pair(x, cfg.temporal_sprites, cfg.temporal_sprite_motion,
-                                                               noise=cfg.temporal_noise)
-                    lt = TL.temporal_loss(self.net(xa, w).float(), self.net(x2, w).float(), grid, keep)
+                if cfg.temporal_moving_sprites:  # patches in both frames: one more net run, for frame a
+                    xa, x2, grid, keep = TL.moving_sprite_pair(x, cfg.temporal_moving_sprites,
+                                                               cfg.temporal_sprite_motion, noise=cfg.temporal_noise)
+                    ya = self.net(xa, w)
                 else:
                     x2, grid = TL.warped_pair(x, noise=cfg.temporal_noise)
-                    keep = None
-                    if cfg.temporal_sprites:
-                        x2, keep = TL.paste_sprites(x2, cfg.temporal_sprites)
-                    lt = TL.temporal_loss(y.float(), self.net(x2, w).float(), grid, keep)
+                    keep, ya = None, y
+                if cfg.temporal_sprites:
+                    x2, appear = TL.paste_sprites(x2, cfg.temporal_sprites)
+                    keep = appear if keep is None else keep * appear
+                lt = TL.temporal_loss(ya.float(), self.net(x2, w).float(), grid, keep)
             if cfg.motion_weight > 0:
                 x3, grid3 = TL.warped_pair(x)
                 lm = TL.temporal_loss(y.float(), self.net(x3, w).float(), grid3)

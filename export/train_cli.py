@@ -97,10 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
                            help="patches of other photos (0..8) pasted into the loss's second frame, which it skips: "
                                 "the rest must not change when something appears nearby, against texture halos "
                                 "around moving figures (0 = off)")
-            q.add_argument("--temporal-sprite-motion", type=float, default=0.0,
-                           help="with --temporal-sprites: the patches are in both frames and move up to this many px "
-                                "(0..16) on their own, so texture on a moving figure must move with it; one more net "
-                                "run a step (0 = off: patches appear in the second frame only)")
+            q.add_argument("--temporal-moving-sprites", type=int, default=0,
+                           help="patches of other photos (0..8) in both of the loss's frames, moving on their own "
+                                "over the background: texture on a moving figure must move with it, and the rest stay; "
+                                "one more net run a step (0 = off)")
+            q.add_argument("--temporal-sprite-motion", type=float, default=3.0,
+                           help="how far the moving patches move at most, in px (default 3)")
             q.add_argument("--motion-weight", type=float, default=0.0,
                            help="weight of a second warp-consistency pair without --temporal-noise: the flicker of things "
                                 "moving a pixel or two, which the noisy pair's noise term outweighs (0 = off)")
@@ -156,7 +158,8 @@ def main(argv: Sequence[str]) -> int:
             style_weight=args.style_weight, tv_weight=args.tv_weight,
             temporal_weight=getattr(args, "temporal_weight", 0.0), temporal_noise=getattr(args, "temporal_noise", 0.0),
             temporal_sprites=getattr(args, "temporal_sprites", 0),
-            temporal_sprite_motion=getattr(args, "temporal_sprite_motion", 0.0),
+            temporal_moving_sprites=getattr(args, "temporal_moving_sprites", 0),
+            temporal_sprite_motion=getattr(args, "temporal_sprite_motion", 3.0),
             motion_weight=getattr(args, "motion_weight", 0.0),
             swd_weight=getattr(args, "swd_weight", 0.0), swd_samples=getattr(args, "swd_samples", 4096),
             swd_layers=getattr(args, "swd_layers", None) or [], teacher=getattr(args, "teacher", None),

@@ -101,7 +101,7 @@ def test_pasted_sprites_catch_a_net_whose_reach_redraws_the_surroundings():
 
 
 def test_moving_sprites_ask_texture_on_a_moving_figure_to_move_with_it():
-    """--temporal-sprite-motion: the patches are in both frames and move on their own. The grid says where
+    """--temporal-moving-sprites: the patches are in both frames and move on their own. The grid says where
     every compared pixel of b was in a, so a per-pixel linear net (which commutes with the bilinear warps)
     pays nothing, uncovered background and all; a net whose texture is glued to the screen pays once the
     patches move, and a wide one for its halo."""
@@ -179,7 +179,11 @@ def test_short_training_run_logs_the_temporal_term(tmp_path, kind):
     with torch.no_grad():
         _, parts, _ = trainer._losses(x, idx)
     assert 0 < parts["temporal"] < float("inf")
-    trainer.cfg.temporal_sprite_motion = 3.0  # moving patches: a pair of its own, both frames through the net
+    trainer.cfg.temporal_moving_sprites = 2  # moving patches as well: a pair of its own, both frames through the net
+    with torch.no_grad():
+        _, parts, _ = trainer._losses(x, idx)
+    assert 0 < parts["temporal"] < float("inf")
+    trainer.cfg.temporal_sprites = 0  # moving patches alone
     with torch.no_grad():
         _, parts, _ = trainer._losses(x, idx)
     assert 0 < parts["temporal"] < float("inf")
@@ -206,11 +210,10 @@ def test_temporal_weight_validation(tmp_path):
         TrainConfig(kind="feedforward", styles=[str(style)], temporal_weight=1.0, temporal_sprites=9, **base).resolved()
     with pytest.raises(UserError, match="motion-weight"):
         TrainConfig(kind="adain", style_dir=str(tmp_path), motion_weight=1.0, **base).resolved()
-    with pytest.raises(UserError, match="temporal-sprite-motion"):  # moving patches need patches
-        TrainConfig(kind="feedforward", styles=[str(style)], temporal_weight=1.0, temporal_sprite_motion=2.0,
-                    **base).resolved()
+    with pytest.raises(UserError, match="temporal-moving-sprites"):  # moving patches need the warp loss too
+        TrainConfig(kind="feedforward", styles=[str(style)], temporal_moving_sprites=2, **base).resolved()
     with pytest.raises(UserError, match="temporal-sprite-motion"):
-        TrainConfig(kind="feedforward", styles=[str(style)], temporal_weight=1.0, temporal_sprites=2,
+        TrainConfig(kind="feedforward", styles=[str(style)], temporal_weight=1.0, temporal_moving_sprites=2,
                     temporal_sprite_motion=20.0, **base).resolved()
 
 
@@ -219,8 +222,8 @@ def test_cli_passes_the_flag():
 
     args = build_parser().parse_args(["cin", "--styles", "a.jpg", "--content-dir", "d", "--temporal-weight", "50",
                                       "--temporal-noise", "0.015", "--motion-weight", "80", "--temporal-sprites", "3",
-                                      "--temporal-sprite-motion", "2.5"])
+                                      "--temporal-moving-sprites", "2", "--temporal-sprite-motion", "2.5"])
     assert args.temporal_weight == 50.0 and args.temporal_noise == 0.015 and args.motion_weight == 80.0
-    assert args.temporal_sprites == 3 and args.temporal_sprite_motion == 2.5
+    assert args.temporal_sprites == 3 and args.temporal_moving_sprites == 2 and args.temporal_sprite_motion == 2.5
     args = build_parser().parse_args(["feedforward", "--style", "a.jpg", "--content-dir", "d"])
     assert args.temporal_weight == 0.0
