@@ -18,7 +18,8 @@ Optionally (`sprites`) patches of another photo of the batch are pasted into the
 loss skips them and a small margin around them: the rest of the picture must not change when something
 appears or moves nearby. The warp alone moves every pixel, so it never asks for that, and a net with a
 wide reach redraws a halo of texture around every walking figure of a still camera's clip
-(docs/training.md, "Halos").
+(docs/training.md, "Halos"). `moving_sprite_pair` puts the patches in both frames instead and moves them
+on their own, so the texture on a moving figure must move with it (docs/training.md, "Patches that move").
 """
 from __future__ import annotations
 
@@ -102,6 +103,12 @@ def warped_pair(x: torch.Tensor, generator: torch.Generator | None = None, noise
     return x2, grid
 
 
+def _ellipse(yy: torch.Tensor, xx: torch.Tensor, cy: torch.Tensor, cx: torch.Tensor,
+             ry: torch.Tensor, rx: torch.Tensor) -> torch.Tensor:
+    """(N, 1, H, W) bool: inside the ellipses of centres (cy, cx) and semi-axes (ry, rx), one per picture."""
+    return ((((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2) <= 1).unsqueeze(1)
+
+
 SPRITE_MARGIN = 2  # px around a pasted patch the loss skips: a conv's own footprint, not a halo
 
 
@@ -127,7 +134,7 @@ def paste_sprites(x2: torch.Tensor, count: int, generator: torch.Generator | Non
     for _ in range(count):
         cy, cx = u(0, h), u(0, w)
         ry, rx = u(*size) * min(h, w), u(*size) * min(h, w)
-        m = ((((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2) <= 1).to(dt).unsqueeze(1)
+        m = _ellipse(yy, xx, cy, cx, ry, rx).to(dt)
         dy, dx = (int(v) for v in torch.randint(0, 10_000, (2,), generator=generator))
         patch = torch.roll(src, (dy % h, dx % w), (2, 3))
         out = out * (1 - m) + patch * m
@@ -135,11 +142,6 @@ def paste_sprites(x2: torch.Tensor, count: int, generator: torch.Generator | Non
     if margin > 0:
         mask = F.max_pool2d(mask, 2 * margin + 1, 1, margin)
     return out, 1 - mask
-
-
-def _ellipse(yy: torch.Tensor, xx: torch.Tensor, cy: torch.Tensor, cx: torch.Tensor,
-             ry: torch.Tensor, rx: torch.Tensor) -> torch.Tensor:
-    return ((((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2) <= 1).unsqueeze(1)
 
 
 def moving_sprite_pair(x: torch.Tensor, count: int, max_move: float, generator: torch.Generator | None = None,
@@ -168,6 +170,7 @@ def moving_sprite_pair(x: torch.Tensor, count: int, max_move: float, generator: 
     la = torch.zeros(n, 1, h, w, device=dev, dtype=dt)  # region labels: 0 background, k patch k (later on top)
     lb = torch.zeros_like(la)
     src = torch.roll(x, 1, 0)
+    still = warp_grid(torch.eye(2, 3, device=dev, dtype=dt).expand(n, 2, 3), x.shape).to(dt)  # identity grid
     for k in range(1, count + 1):
         cy, cx = u(0, h), u(0, w)
         ry, rx = u(*size) * min(h, w), u(*size) * min(h, w)
@@ -178,9 +181,7 @@ def moving_sprite_pair(x: torch.Tensor, count: int, max_move: float, generator: 
         sy, sx = (int(v) for v in torch.randint(0, 10_000, (2,), generator=generator))
         patch = torch.roll(src, (sy % h, sx % w), (2, 3))
         # b's pixel p shows the patch's pixel p - d of frame a: a pure translation, in grid units
-        shift = torch.stack([dx.view(n) * 2.0 / w, dy.view(n) * 2.0 / h], -1).view(n, 1, 1, 2)
-        base = warp_grid(torch.eye(2, 3, device=dev, dtype=dt).expand(n, 2, 3), x.shape).to(dt)
-        tgrid = base - shift
+        tgrid = still - torch.stack([dx.view(n) * 2.0 / w, dy.view(n) * 2.0 / h], -1).view(n, 1, 1, 2)
         xa = torch.where(ma, patch, xa)
         xb = torch.where(mb, apply_warp(patch, tgrid), xb)
         grid = torch.where(mb.permute(0, 2, 3, 1), tgrid, grid)
