@@ -96,17 +96,44 @@ def warped_pair(x: torch.Tensor, generator: torch.Generator | None = None, noise
     n, _, h, w = x.shape
     theta = random_affine(n, h, w, generator=generator, device=x.device, **kw)
     grid = warp_grid(theta, x.shape)
-    x2 = apply_warp(x, grid)
-    if noise > 0:
-        z = torch.randn(x2.shape, generator=generator, dtype=x2.dtype).to(x2.device)
-        x2 = (x2 + noise * z).clamp(0.0, 1.0)
-    return x2, grid
+    return _add_noise(apply_warp(x, grid), noise, generator), grid
+
+
+def _add_noise(x2: torch.Tensor, noise: float, generator: torch.Generator | None) -> torch.Tensor:
+    if noise <= 0:
+        return x2
+    z = torch.randn(x2.shape, generator=generator, dtype=x2.dtype).to(x2.device)
+    return (x2 + noise * z).clamp(0.0, 1.0)
 
 
 def _ellipse(yy: torch.Tensor, xx: torch.Tensor, cy: torch.Tensor, cx: torch.Tensor,
              ry: torch.Tensor, rx: torch.Tensor) -> torch.Tensor:
     """(N, 1, H, W) bool: inside the ellipses of centres (cy, cx) and semi-axes (ry, rx), one per picture."""
     return ((((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2) <= 1).unsqueeze(1)
+
+
+def _uniform(like: torch.Tensor, lo: float, hi: float, generator: torch.Generator | None) -> torch.Tensor:
+    """One uniform draw per picture of the batch `like`, shaped (N, 1, 1) to broadcast over (H, W)."""
+    n = like.shape[0]
+    return (lo + (hi - lo) * torch.rand(n, generator=generator)).to(like.device, like.dtype).view(n, 1, 1)
+
+
+def _patch_place(like: torch.Tensor, size: tuple[float, float], generator: torch.Generator | None
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(cy, cx, ry, rx): a random patch's centre anywhere in the frame and its semi-axes, `size` being
+    fractions of the short side."""
+    _, _, h, w = like.shape
+    cy, cx = _uniform(like, 0, h, generator), _uniform(like, 0, w, generator)
+    ry = _uniform(like, *size, generator) * min(h, w)
+    rx = _uniform(like, *size, generator) * min(h, w)
+    return cy, cx, ry, rx
+
+
+def _patch_content(src: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """`src` rolled by a random offset: what a patch cut at a random place of it shows."""
+    _, _, h, w = src.shape
+    dy, dx = (int(v) for v in torch.randint(0, 10_000, (2,), generator=generator))
+    return torch.roll(src, (dy % h, dx % w), (2, 3))
 
 
 SPRITE_MARGIN = 2  # px around a pasted patch the loss skips: a conv's own footprint, not a halo
@@ -122,21 +149,14 @@ def paste_sprites(x2: torch.Tensor, count: int, generator: torch.Generator | Non
     patches dilated by `margin` px, 1 elsewhere, for temporal_loss."""
     n, _, h, w = x2.shape
     dev, dt = x2.device, x2.dtype
-
-    def u(lo: float, hi: float) -> torch.Tensor:  # n uniform draws, shaped to broadcast over (h, w)
-        return (lo + (hi - lo) * torch.rand(n, generator=generator)).to(dev, dt).view(n, 1, 1)
-
     yy = torch.arange(h, device=dev, dtype=dt).view(1, h, 1)
     xx = torch.arange(w, device=dev, dtype=dt).view(1, 1, w)
     out = x2
     mask = torch.zeros(n, 1, h, w, device=dev, dtype=dt)
     src = torch.roll(x2, 1, 0)
     for _ in range(count):
-        cy, cx = u(0, h), u(0, w)
-        ry, rx = u(*size) * min(h, w), u(*size) * min(h, w)
-        m = _ellipse(yy, xx, cy, cx, ry, rx).to(dt)
-        dy, dx = (int(v) for v in torch.randint(0, 10_000, (2,), generator=generator))
-        patch = torch.roll(src, (dy % h, dx % w), (2, 3))
+        m = _ellipse(yy, xx, *_patch_place(x2, size, generator)).to(dt)
+        patch = _patch_content(src, generator)
         out = out * (1 - m) + patch * m
         mask = torch.maximum(mask, m)
     if margin > 0:
@@ -158,10 +178,6 @@ def moving_sprite_pair(x: torch.Tensor, count: int, max_move: float, generator: 
     `kw` go to random_affine (the background's move)."""
     n, _, h, w = x.shape
     dev, dt = x.device, x.dtype
-
-    def u(lo: float, hi: float) -> torch.Tensor:
-        return (lo + (hi - lo) * torch.rand(n, generator=generator)).to(dev, dt).view(n, 1, 1)
-
     theta = random_affine(n, h, w, generator=generator, device=dev, **kw)
     grid = warp_grid(theta, x.shape).to(dt)
     xa, xb = x, apply_warp(x, grid)
@@ -172,14 +188,13 @@ def moving_sprite_pair(x: torch.Tensor, count: int, max_move: float, generator: 
     src = torch.roll(x, 1, 0)
     still = warp_grid(torch.eye(2, 3, device=dev, dtype=dt).expand(n, 2, 3), x.shape).to(dt)  # identity grid
     for k in range(1, count + 1):
-        cy, cx = u(0, h), u(0, w)
-        ry, rx = u(*size) * min(h, w), u(*size) * min(h, w)
-        r, phi = u(0, 1).sqrt() * max_move, u(0, 2 * math.pi)  # uniform over the disc of radius max_move
+        cy, cx, ry, rx = _patch_place(x, size, generator)
+        r = _uniform(x, 0, 1, generator).sqrt() * max_move  # uniform over the disc of radius max_move
+        phi = _uniform(x, 0, 2 * math.pi, generator)
         dy, dx = r * torch.sin(phi), r * torch.cos(phi)
         ma = _ellipse(yy, xx, cy, cx, ry, rx)
         mb = _ellipse(yy, xx, cy + dy, cx + dx, ry, rx)
-        sy, sx = (int(v) for v in torch.randint(0, 10_000, (2,), generator=generator))
-        patch = torch.roll(src, (sy % h, sx % w), (2, 3))
+        patch = _patch_content(src, generator)
         # b's pixel p shows the patch's pixel p - d of frame a: a pure translation, in grid units
         tgrid = still - torch.stack([dx.view(n) * 2.0 / w, dy.view(n) * 2.0 / h], -1).view(n, 1, 1, 2)
         xa = torch.where(ma, patch, xa)
@@ -187,9 +202,7 @@ def moving_sprite_pair(x: torch.Tensor, count: int, max_move: float, generator: 
         grid = torch.where(mb.permute(0, 2, 3, 1), tgrid, grid)
         la = torch.where(ma, float(k), la)
         lb = torch.where(mb, float(k), lb)
-    if noise > 0:
-        z = torch.randn(xb.shape, generator=generator, dtype=xb.dtype).to(dev)
-        xb = (xb + noise * z).clamp(0.0, 1.0)
+    xb = _add_noise(xb, noise, generator)
     came_from = F.grid_sample(la, grid, mode="nearest", padding_mode="border", align_corners=False)
     keep = (came_from == lb).to(dt)
     if margin > 0:

@@ -131,12 +131,10 @@ class TrainConfig:
             raise UserError("--motion-weight must be >= 0, and is for feedforward/cin nets (not adain)")
         if not 0 <= self.temporal_noise <= 0.2:
             raise UserError(f"--temporal-noise must be between 0 and 0.2 (a std in [0,1] units), got {self.temporal_noise}")
-        if not 0 <= self.temporal_sprites <= 8 or (self.temporal_sprites and not self.temporal_weight):
-            raise UserError(f"--temporal-sprites must be between 0 and 8, and needs --temporal-weight, "
-                            f"got {self.temporal_sprites}")
-        if not 0 <= self.temporal_moving_sprites <= 8 or (self.temporal_moving_sprites and not self.temporal_weight):
-            raise UserError(f"--temporal-moving-sprites must be between 0 and 8, and needs --temporal-weight, "
-                            f"got {self.temporal_moving_sprites}")
+        for flag, count in (("--temporal-sprites", self.temporal_sprites),
+                            ("--temporal-moving-sprites", self.temporal_moving_sprites)):
+            if not 0 <= count <= 8 or (count and not self.temporal_weight):
+                raise UserError(f"{flag} must be between 0 and 8, and needs --temporal-weight, got {count}")
         if not 0 < self.temporal_sprite_motion <= 16:
             raise UserError(f"--temporal-sprite-motion must be over 0 and at most 16 px, got {self.temporal_sprite_motion}")
         if self.swd_weight < 0 or (self.swd_weight > 0 and self.kind == "adain") or self.swd_samples < 16:
