@@ -58,6 +58,7 @@ class TrainConfig:
     tv_weight: float = 0.0
     temporal_weight: float = 0.0                    # warp-consistency loss (export/temporal_loss.py); 0: off
     temporal_noise: float = 0.0                     # std of the noise its second frame gets, in [0, 1] units
+    temporal_noise_blur: float = 0.0                # that noise's grain: a Gaussian's sigma in px; 0: white
     temporal_sprites: int = 0                       # patches pasted into its second frame, skipped by it
     temporal_moving_sprites: int = 0                # patches in both of its frames, moving on their own
     temporal_sprite_motion: float = 3.0             # how far (px) those move at most
@@ -131,6 +132,9 @@ class TrainConfig:
             raise UserError("--motion-weight must be >= 0, and is for feedforward/cin nets (not adain)")
         if not 0 <= self.temporal_noise <= 0.2:
             raise UserError(f"--temporal-noise must be between 0 and 0.2 (a std in [0,1] units), got {self.temporal_noise}")
+        if not 0 <= self.temporal_noise_blur <= 4 or (self.temporal_noise_blur and not self.temporal_noise):
+            raise UserError(f"--temporal-noise-blur must be between 0 and 4 px, and needs --temporal-noise, "
+                            f"got {self.temporal_noise_blur}")
         for flag, count in (("--temporal-sprites", self.temporal_sprites),
                             ("--temporal-moving-sprites", self.temporal_moving_sprites)):
             if not 0 <= count <= 8 or (count and not self.temporal_weight):
@@ -332,10 +336,11 @@ class Trainer:
             if cfg.temporal_weight > 0:
                 if cfg.temporal_moving_sprites:  # patches in both frames: one more net run, for frame a
                     xa, x2, grid, keep = TL.moving_sprite_pair(x, cfg.temporal_moving_sprites,
-                                                               cfg.temporal_sprite_motion, noise=cfg.temporal_noise)
+                                                               cfg.temporal_sprite_motion, noise=cfg.temporal_noise,
+                                                               noise_blur=cfg.temporal_noise_blur)
                     ya = self.net(xa, w)
                 else:
-                    x2, grid = TL.warped_pair(x, noise=cfg.temporal_noise)
+                    x2, grid = TL.warped_pair(x, noise=cfg.temporal_noise, noise_blur=cfg.temporal_noise_blur)
                     keep, ya = None, y
                 if cfg.temporal_sprites:
                     x2, appear = TL.paste_sprites(x2, cfg.temporal_sprites)

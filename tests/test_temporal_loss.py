@@ -77,6 +77,36 @@ def test_noisy_second_frame_catches_a_net_that_boils_noise_into_texture():
     assert added(amplify) > 0.01 and added(amplify) > 50 * added(smooth), (added(amplify), added(smooth))
 
 
+def test_grain_keeps_its_std_and_reaches_a_net_that_ignores_white_noise():
+    """--temporal-noise-blur: the noise is blurred like a camera's grain and scaled back to the same std.
+    A net that smooths (as trained nets learn to, against white noise) barely sees white noise and does
+    see grain of the same std, which is why a still camera's real noise still boils."""
+    g = torch.Generator().manual_seed(2)
+    white, blurred = TL.grain((4, 3, 64, 96), 0.0, g), TL.grain((4, 3, 64, 96), 1.5, g)
+    assert 0.95 < float(white.std()) < 1.05 and 0.85 < float(blurred.std()) < 1.15
+
+    def lag1(z):  # correlation of horizontal neighbours
+        return float(torch.corrcoef(torch.stack([z[..., :-1].flatten(), z[..., 1:].flatten()]))[0, 1])
+    assert abs(lag1(white)) < 0.05 and lag1(blurred) > 0.7  # a Gaussian of sigma 1.5: exp(-1/9) = 0.89
+    x = _smooth(4, 64, 96)
+    pairs = {}
+    for blur in (0.0, 2.0):
+        g = torch.Generator().manual_seed(1)
+        pairs[blur] = TL.warped_pair(x, generator=g, noise=0.02, noise_blur=blur)
+    clean, grid = TL.warped_pair(x, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(pairs[0.0][1], grid) and torch.equal(pairs[2.0][1], grid)  # same warp, only the noise differs
+    assert 0.015 < float((pairs[2.0][0] - clean).std()) < 0.025
+    smooth = lambda t: torch.nn.functional.avg_pool2d(t, 7, 1, 3, count_include_pad=False)  # noqa: E731
+
+    def added(noisy) -> float:
+        return float(TL.temporal_loss(smooth(x), smooth(noisy), grid) - TL.temporal_loss(smooth(x), smooth(clean), grid))
+    assert added(pairs[2.0][0]) > 5 * added(pairs[0.0][0]) > 0, (added(pairs[2.0][0]), added(pairs[0.0][0]))
+    a, b, mgrid, keep = TL.moving_sprite_pair(x, 2, 3.0, generator=torch.Generator().manual_seed(3), noise=0.02,
+                                              noise_blur=2.0)
+    a0, b0, mgrid0, keep0 = TL.moving_sprite_pair(x, 2, 3.0, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a, a0) and torch.equal(mgrid, mgrid0) and lag1(b - b0) > 0.7  # grain on frame b only
+
+
 def test_pasted_sprites_catch_a_net_whose_reach_redraws_the_surroundings():
     """--temporal-sprites: patches of another picture land in the second frame and the loss skips them and
     a 2 px margin; a per-pixel net pays nothing for them, a net with a wide reach (a 15 px box filter,
@@ -187,6 +217,12 @@ def test_short_training_run_logs_the_temporal_term(tmp_path, kind):
     with torch.no_grad():
         _, parts, _ = trainer._losses(x, idx)
     assert 0 < parts["temporal"] < float("inf")
+    trainer.cfg.temporal_noise_blur = 1.5  # grained noise, in the moving pair and in the plain one
+    for moving in (2, 0):
+        trainer.cfg.temporal_moving_sprites = moving
+        with torch.no_grad():
+            _, parts, _ = trainer._losses(x, idx)
+        assert 0 < parts["temporal"] < float("inf")
 
 
 def test_temporal_weight_validation(tmp_path):
@@ -202,6 +238,11 @@ def test_temporal_weight_validation(tmp_path):
     assert TrainConfig(kind="feedforward", styles=[str(style)], **base).resolved().temporal_weight == 0.0
     with pytest.raises(UserError, match="temporal-noise"):
         TrainConfig(kind="feedforward", styles=[str(style)], temporal_noise=0.5, **base).resolved()
+    with pytest.raises(UserError, match="temporal-noise-blur"):  # grain of no noise is a mistake, not a no-op
+        TrainConfig(kind="feedforward", styles=[str(style)], temporal_noise_blur=1.0, **base).resolved()
+    with pytest.raises(UserError, match="temporal-noise-blur"):
+        TrainConfig(kind="feedforward", styles=[str(style)], temporal_noise=0.05, temporal_noise_blur=5.0,
+                    **base).resolved()
     with pytest.raises(UserError, match="motion-weight"):
         TrainConfig(kind="feedforward", styles=[str(style)], motion_weight=-1.0, **base).resolved()
     with pytest.raises(UserError, match="temporal-sprites"):  # a sprite pair needs the warp loss it belongs to
@@ -222,8 +263,10 @@ def test_cli_passes_the_flag():
 
     args = build_parser().parse_args(["cin", "--styles", "a.jpg", "--content-dir", "d", "--temporal-weight", "50",
                                       "--temporal-noise", "0.015", "--motion-weight", "80", "--temporal-sprites", "3",
-                                      "--temporal-moving-sprites", "2", "--temporal-sprite-motion", "2.5"])
+                                      "--temporal-moving-sprites", "2", "--temporal-sprite-motion", "2.5",
+                                      "--temporal-noise-blur", "1.5"])
     assert args.temporal_weight == 50.0 and args.temporal_noise == 0.015 and args.motion_weight == 80.0
     assert args.temporal_sprites == 3 and args.temporal_moving_sprites == 2 and args.temporal_sprite_motion == 2.5
+    assert args.temporal_noise_blur == 1.5
     args = build_parser().parse_args(["feedforward", "--style", "a.jpg", "--content-dir", "d"])
     assert args.temporal_weight == 0.0
