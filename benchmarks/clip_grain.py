@@ -41,12 +41,10 @@ def grain_stats(prev: np.ndarray, cur: np.ndarray, still: np.ndarray) -> dict[st
     out = {"std": float(d[still].std()),
            "luma_share": float(d.mean(-1)[still].var() / max(d[still].var(), 1e-20))}
     for lag in LAGS:
-        pairs = []
-        for a, b, m in ((d[:, :-lag], d[:, lag:], still[:, :-lag] & still[:, lag:]),
-                        (d[:-lag], d[lag:], still[:-lag] & still[lag:])):
-            pairs.append((a[m].ravel(), b[m].ravel()))
-        p = np.concatenate([q[0] for q in pairs])
-        q = np.concatenate([q[1] for q in pairs])
+        across = (d[:, :-lag], d[:, lag:], still[:, :-lag] & still[:, lag:])
+        down = (d[:-lag], d[lag:], still[:-lag] & still[lag:])
+        p = np.concatenate([a[m].ravel() for a, _, m in (across, down)])
+        q = np.concatenate([b[m].ravel() for _, b, m in (across, down)])
         out[f"corr_{lag}px"] = float(np.corrcoef(p, q)[0, 1])
     return out
 
