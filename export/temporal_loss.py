@@ -13,8 +13,9 @@ replaced by a synthetic motion whose flow is exact -- any photo becomes a traini
 Optionally the second frame also gets fresh Gaussian noise (`noise`, std in [0, 1] units), as a
 camera's sensor and a codec give every real frame: a net that turns that noise into texture boils on
 a still scene, which the warp alone never shows it (Huang et al. 2017 add noise the same way). A real
-camera's grain is not white: it is spatially correlated (`noise_blur`, a Gaussian's sigma in px), and
-the nets ignore white noise far better than grain (docs/training.md, "Grain").
+camera's grain is not white: it is spatially correlated (`noise_blur`, a Gaussian's sigma in px) and
+mostly luma (`noise_grey`), and the nets ignore white noise far better than grain (docs/training.md,
+"Grain").
 
 Optionally (`sprites`) patches of another photo of the batch are pasted into the second frame, and the
 loss skips them and a small margin around them: the rest of the picture must not change when something
@@ -93,21 +94,27 @@ def roll_shift(t: torch.Tensor, d: float) -> torch.Tensor:
 
 
 def warped_pair(x: torch.Tensor, generator: torch.Generator | None = None, noise: float = 0.0,
-                noise_blur: float = 0.0, **kw) -> tuple[torch.Tensor, torch.Tensor]:
+                noise_blur: float = 0.0, noise_grey: float = 0.0, **kw) -> tuple[torch.Tensor, torch.Tensor]:
     """(x' = warp(x) [+ noise], grid) for a batch x: the second frame of a synthetic video pair."""
     n, _, h, w = x.shape
     theta = random_affine(n, h, w, generator=generator, device=x.device, **kw)
     grid = warp_grid(theta, x.shape)
-    return _add_noise(apply_warp(x, grid), noise, generator, noise_blur), grid
+    return _add_noise(apply_warp(x, grid), noise, generator, noise_blur, noise_grey), grid
 
 
 def grain(shape: torch.Size | tuple[int, ...], blur: float, generator: torch.Generator | None = None,
-          dtype: torch.dtype = torch.float32) -> torch.Tensor:
+          dtype: torch.dtype = torch.float32, grey: float = 0.0) -> torch.Tensor:
     """Unit-std Gaussian noise of `shape` (N, C, H, W), white (`blur` 0) or blurred by a Gaussian of sigma
-    `blur` px and scaled back to unit std, so a noise level means the same whatever its grain."""
+    `blur` px and scaled back to unit std, so a noise level means the same whatever its grain.
+
+    `grey` is the share of its variance drawn the same in every channel: a camera's noise is mostly
+    luma, while noise drawn per channel has a luma share of 1/3 (luma share = grey + (1 - grey) / 3)."""
+    z = torch.randn(shape, generator=generator, dtype=torch.float32 if blur > 0 else dtype)
+    if grey > 0:  # drawn after the per-channel part, so grey 0 keeps the same draws
+        g = torch.randn((shape[0], 1, *shape[2:]), generator=generator, dtype=z.dtype)
+        z = math.sqrt(1 - grey) * z + math.sqrt(grey) * g
     if blur <= 0:
-        return torch.randn(shape, generator=generator, dtype=dtype)
-    z = torch.randn(shape, generator=generator, dtype=torch.float32)
+        return z
     r = max(1, math.ceil(3 * blur))
     t = torch.arange(-r, r + 1, dtype=torch.float32)
     k = torch.exp(-0.5 * (t / blur) ** 2)
@@ -120,10 +127,11 @@ def grain(shape: torch.Size | tuple[int, ...], blur: float, generator: torch.Gen
     return z.to(dtype)
 
 
-def _add_noise(x2: torch.Tensor, noise: float, generator: torch.Generator | None, blur: float = 0.0) -> torch.Tensor:
+def _add_noise(x2: torch.Tensor, noise: float, generator: torch.Generator | None, blur: float = 0.0,
+               grey: float = 0.0) -> torch.Tensor:
     if noise <= 0:
         return x2
-    z = grain(x2.shape, blur, generator, x2.dtype).to(x2.device)
+    z = grain(x2.shape, blur, generator, x2.dtype, grey).to(x2.device)
     return (x2 + noise * z).clamp(0.0, 1.0)
 
 
@@ -187,7 +195,8 @@ def paste_sprites(x2: torch.Tensor, count: int, generator: torch.Generator | Non
 
 def moving_sprite_pair(x: torch.Tensor, count: int, max_move: float, generator: torch.Generator | None = None,
                        noise: float = 0.0, size: tuple[float, float] = (0.06, 0.25),
-                       margin: int = SPRITE_MARGIN, noise_blur: float = 0.0, **kw) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+                       margin: int = SPRITE_MARGIN, noise_blur: float = 0.0, noise_grey: float = 0.0,
+                       **kw) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(frame a, frame b, grid, keep): a pair in which `count` patches of the batch's next picture move on
     their own, up to `max_move` px, over a background that moves by the usual small warp.
 
@@ -223,7 +232,7 @@ def moving_sprite_pair(x: torch.Tensor, count: int, max_move: float, generator: 
         grid = torch.where(mb.permute(0, 2, 3, 1), tgrid, grid)
         la = torch.where(ma, float(k), la)
         lb = torch.where(mb, float(k), lb)
-    xb = _add_noise(xb, noise, generator, noise_blur)
+    xb = _add_noise(xb, noise, generator, noise_blur, noise_grey)
     came_from = F.grid_sample(la, grid, mode="nearest", padding_mode="border", align_corners=False)
     keep = (came_from == lb).to(dt)
     if margin > 0:

@@ -59,6 +59,7 @@ class TrainConfig:
     temporal_weight: float = 0.0                    # warp-consistency loss (export/temporal_loss.py); 0: off
     temporal_noise: float = 0.0                     # std of the noise its second frame gets, in [0, 1] units
     temporal_noise_blur: float = 0.0                # that noise's grain: a Gaussian's sigma in px; 0: white
+    temporal_noise_grey: float = 0.0                # share of its variance the same in all channels; 0: per channel
     temporal_sprites: int = 0                       # patches pasted into its second frame, skipped by it
     temporal_moving_sprites: int = 0                # patches in both of its frames, moving on their own
     temporal_sprite_motion: float = 3.0             # how far (px) those move at most
@@ -135,6 +136,9 @@ class TrainConfig:
         if not 0 <= self.temporal_noise_blur <= 4 or (self.temporal_noise_blur and not self.temporal_noise):
             raise UserError(f"--temporal-noise-blur must be between 0 and 4 px, and needs --temporal-noise, "
                             f"got {self.temporal_noise_blur}")
+        if not 0 <= self.temporal_noise_grey <= 1 or (self.temporal_noise_grey and not self.temporal_noise):
+            raise UserError(f"--temporal-noise-grey must be between 0 and 1 (a share of the noise's variance), and "
+                            f"needs --temporal-noise, got {self.temporal_noise_grey}")
         for flag, count in (("--temporal-sprites", self.temporal_sprites),
                             ("--temporal-moving-sprites", self.temporal_moving_sprites)):
             if not 0 <= count <= 8 or (count and not self.temporal_weight):
@@ -337,10 +341,12 @@ class Trainer:
                 if cfg.temporal_moving_sprites:  # patches in both frames: one more net run, for frame a
                     xa, x2, grid, keep = TL.moving_sprite_pair(x, cfg.temporal_moving_sprites,
                                                                cfg.temporal_sprite_motion, noise=cfg.temporal_noise,
-                                                               noise_blur=cfg.temporal_noise_blur)
+                                                               noise_blur=cfg.temporal_noise_blur,
+                                                               noise_grey=cfg.temporal_noise_grey)
                     ya = self.net(xa, w)
                 else:
-                    x2, grid = TL.warped_pair(x, noise=cfg.temporal_noise, noise_blur=cfg.temporal_noise_blur)
+                    x2, grid = TL.warped_pair(x, noise=cfg.temporal_noise, noise_blur=cfg.temporal_noise_blur,
+                                              noise_grey=cfg.temporal_noise_grey)
                     keep, ya = None, y
                 if cfg.temporal_sprites:
                     x2, appear = TL.paste_sprites(x2, cfg.temporal_sprites)

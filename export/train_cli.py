@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--temporal-noise-blur", type=float, default=0.0,
                            help="grain of that noise: a Gaussian's sigma in px (0..4), as a camera's noise is "
                                 "spatially correlated; its std stays --temporal-noise (0 = white)")
+            q.add_argument("--temporal-noise-grey", type=float, default=0.0,
+                           help="share (0..1) of that noise's variance drawn the same in all three channels, as a "
+                                "camera's noise is mostly luma (0 = per channel; 0.6 gives the clips' luma share of 0.73)")
             q.add_argument("--temporal-sprites", type=int, default=0,
                            help="patches of other photos (0..8) pasted into the loss's second frame, which it skips: "
                                 "the rest must not change when something appears nearby, against texture halos "
@@ -161,6 +164,7 @@ def main(argv: Sequence[str]) -> int:
             style_weight=args.style_weight, tv_weight=args.tv_weight,
             temporal_weight=getattr(args, "temporal_weight", 0.0), temporal_noise=getattr(args, "temporal_noise", 0.0),
             temporal_noise_blur=getattr(args, "temporal_noise_blur", 0.0),
+            temporal_noise_grey=getattr(args, "temporal_noise_grey", 0.0),
             temporal_sprites=getattr(args, "temporal_sprites", 0),
             temporal_moving_sprites=getattr(args, "temporal_moving_sprites", 0),
             temporal_sprite_motion=getattr(args, "temporal_sprite_motion", 3.0),

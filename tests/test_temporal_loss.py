@@ -107,6 +107,27 @@ def test_grain_keeps_its_std_and_reaches_a_net_that_ignores_white_noise():
     assert torch.equal(a, a0) and torch.equal(mgrid, mgrid0) and lag1(b - b0) > 0.7  # grain on frame b only
 
 
+def test_grey_share_gives_the_noise_a_cameras_luma_share_and_keeps_its_std():
+    """--temporal-noise-grey: part of the noise is the same in all three channels, as a camera's is mostly
+    luma (docs/training.md, "Grain": 0.73-0.84 on the clips); per-channel noise has 1/3. Off, the draws are
+    the old ones, so a run resumed without the flag is unchanged."""
+    def luma_share(z):  # as benchmarks/clip_grain.py measures it
+        return float(z.mean(1).var() / z.var())
+    for blur in (0.0, 1.0):
+        plain = TL.grain((4, 3, 64, 96), blur, torch.Generator().manual_seed(5))
+        assert torch.equal(plain, TL.grain((4, 3, 64, 96), blur, torch.Generator().manual_seed(5), grey=0.0))
+        assert 0.30 < luma_share(plain) < 0.37
+        for grey in (0.6, 1.0):
+            z = TL.grain((4, 3, 64, 96), blur, torch.Generator().manual_seed(5), grey=grey)
+            assert 0.9 < float(z.std()) < 1.1
+            want = grey + (1 - grey) / 3
+            assert abs(luma_share(z) - want) < 0.03, (blur, grey, luma_share(z), want)
+    x = _smooth(2, 48, 64)
+    b, _ = TL.warped_pair(x, generator=torch.Generator().manual_seed(1), noise=0.02, noise_blur=0.8, noise_grey=0.6)
+    clean, _ = TL.warped_pair(x, generator=torch.Generator().manual_seed(1))
+    assert 0.6 < luma_share(b - clean) < 0.85
+
+
 def test_pasted_sprites_catch_a_net_whose_reach_redraws_the_surroundings():
     """--temporal-sprites: patches of another picture land in the second frame and the loss skips them and
     a 2 px margin; a per-pixel net pays nothing for them, a net with a wide reach (a 15 px box filter,
@@ -218,6 +239,7 @@ def test_short_training_run_logs_the_temporal_term(tmp_path, kind):
         _, parts, _ = trainer._losses(x, idx)
     assert 0 < parts["temporal"] < float("inf")
     trainer.cfg.temporal_noise_blur = 1.5  # grained noise, in the moving pair and in the plain one
+    trainer.cfg.temporal_noise_grey = 0.6
     for moving in (2, 0):
         trainer.cfg.temporal_moving_sprites = moving
         with torch.no_grad():
@@ -243,6 +265,11 @@ def test_temporal_weight_validation(tmp_path):
     with pytest.raises(UserError, match="temporal-noise-blur"):
         TrainConfig(kind="feedforward", styles=[str(style)], temporal_noise=0.05, temporal_noise_blur=5.0,
                     **base).resolved()
+    with pytest.raises(UserError, match="temporal-noise-grey"):
+        TrainConfig(kind="feedforward", styles=[str(style)], temporal_noise_grey=0.5, **base).resolved()
+    with pytest.raises(UserError, match="temporal-noise-grey"):
+        TrainConfig(kind="feedforward", styles=[str(style)], temporal_noise=0.05, temporal_noise_grey=1.5,
+                    **base).resolved()
     with pytest.raises(UserError, match="motion-weight"):
         TrainConfig(kind="feedforward", styles=[str(style)], motion_weight=-1.0, **base).resolved()
     with pytest.raises(UserError, match="temporal-sprites"):  # a sprite pair needs the warp loss it belongs to
@@ -264,9 +291,9 @@ def test_cli_passes_the_flag():
     args = build_parser().parse_args(["cin", "--styles", "a.jpg", "--content-dir", "d", "--temporal-weight", "50",
                                       "--temporal-noise", "0.015", "--motion-weight", "80", "--temporal-sprites", "3",
                                       "--temporal-moving-sprites", "2", "--temporal-sprite-motion", "2.5",
-                                      "--temporal-noise-blur", "1.5"])
+                                      "--temporal-noise-blur", "1.5", "--temporal-noise-grey", "0.6"])
     assert args.temporal_weight == 50.0 and args.temporal_noise == 0.015 and args.motion_weight == 80.0
     assert args.temporal_sprites == 3 and args.temporal_moving_sprites == 2 and args.temporal_sprite_motion == 2.5
-    assert args.temporal_noise_blur == 1.5
+    assert args.temporal_noise_blur == 1.5 and args.temporal_noise_grey == 0.6
     args = build_parser().parse_args(["feedforward", "--style", "a.jpg", "--content-dir", "d"])
     assert args.temporal_weight == 0.0
