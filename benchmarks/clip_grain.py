@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from flicker_bench import SHARED_VIDEO, default_clips, read_clip  # noqa: E402
+from flicker_bench import SHARED_VIDEO, given_or_shared_clips, read_clip  # noqa: E402
 from sizes import frame_size  # noqa: E402
 from stylecam.realtime.temporal import FlowEstimator, pair_flow  # noqa: E402
 
@@ -65,9 +65,8 @@ def main() -> int:
     ap.add_argument("--margin", type=int, default=4, help="px a still pixel must be from any moving one")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    clips = [Path(c) for c in args.clips] if args.clips else default_clips()
+    clips = given_or_shared_clips(args.clips)
     if not clips:
-        print(f"no clips: pass --clips or put videos in {SHARED_VIDEO}", file=sys.stderr)
         return 2
     est = FlowEstimator("accurate", 1.0)
     results = []

@@ -109,6 +109,14 @@ def default_clips() -> list[Path]:
     return sorted(p for p in SHARED_VIDEO.iterdir() if p.is_file()) if SHARED_VIDEO.is_dir() else []
 
 
+def given_or_shared_clips(given: list[str] | None) -> list[Path]:
+    """The clips a benchmark was given, else every shared one; none after saying how to get some."""
+    clips = [Path(c) for c in given] if given else default_clips()
+    if not clips:
+        print(f"no clips: pass --clips or put videos in {SHARED_VIDEO}", file=sys.stderr)
+    return clips
+
+
 def read_clip(path: Path, frames: int, size: tuple[int, int]) -> list[np.ndarray]:
     src = VideoSource(str(path))
     out: list[np.ndarray] = []
