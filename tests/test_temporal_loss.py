@@ -116,6 +116,8 @@ def test_grey_share_gives_the_noise_a_cameras_luma_share_and_keeps_its_std():
     for blur in (0.0, 1.0):
         plain = TL.grain((4, 3, 64, 96), blur, torch.Generator().manual_seed(5))
         assert torch.equal(plain, TL.grain((4, 3, 64, 96), blur, torch.Generator().manual_seed(5), grey=0.0))
+        if blur == 0:  # the draws the noise had before the grey share: one randn of the frame's shape
+            assert torch.equal(plain, torch.randn((4, 3, 64, 96), generator=torch.Generator().manual_seed(5)))
         assert 0.30 < luma_share(plain) < 0.37
         for grey in (0.6, 1.0):
             z = TL.grain((4, 3, 64, 96), blur, torch.Generator().manual_seed(5), grey=grey)
