@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from flicker_bench import SHARED_VIDEO, default_clips, read_clip  # noqa: E402
+from flicker_bench import SHARED_VIDEO, given_or_shared_clips, read_clip  # noqa: E402
 from sizes import frame_size  # noqa: E402
 
 from stylecam.realtime.engine import OrtEngine  # noqa: E402
@@ -58,7 +58,13 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     size = args.size
-    clips = [Path(c) for c in args.clips] if args.clips else default_clips()
+    clips = given_or_shared_clips(args.clips)
+    if not clips:
+        return 2
+    missing = [m for m in args.model if not Path(m).is_file()]
+    if missing:
+        print(f"model not found: {missing[0]}; pass an exported .onnx file", file=sys.stderr)
+        return 2
     engines = {Path(m).name: OrtEngine(StyleBank([m]), device="cpu", threads=args.threads) for m in args.model}
     est = FlowEstimator("accurate", 1.0)
     results = []

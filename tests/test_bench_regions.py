@@ -30,3 +30,16 @@ def test_halo_profile_files_a_ring_of_change_by_its_distance():
     # pixels the flow check dropped are not counted
     bands = halo_profile(prev, out, moving, np.zeros((h, w), bool))
     assert all(math.isnan(b) for b in bands)
+
+
+def test_script_refuses_a_missing_model_with_one_line_and_exit_2(tmp_path):
+    import subprocess
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"")  # never read: the model is checked first
+    r = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "benchmarks" / "flicker_regions.py"),
+                        "--model", str(tmp_path / "nope.onnx"), "--clips", str(clip)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines() == [f"model not found: {tmp_path / 'nope.onnx'}; pass an exported .onnx file"]
