@@ -117,6 +117,14 @@ def given_or_shared_clips(given: list[str] | None) -> list[Path]:
     return clips
 
 
+def models_missing(models: list[str]) -> bool:
+    """Whether a given model file is absent, after saying which: refused before any clip is read."""
+    missing = [m for m in models if not Path(m).is_file()]
+    if missing:
+        print(f"model not found: {missing[0]}; pass an exported .onnx file", file=sys.stderr)
+    return bool(missing)
+
+
 def read_clip(path: Path, frames: int, size: tuple[int, int]) -> list[np.ndarray]:
     src = VideoSource(str(path))
     out: list[np.ndarray] = []

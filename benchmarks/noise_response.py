@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from flicker_bench import SHARED_VIDEO, given_or_shared_clips, read_clip  # noqa: E402
+from flicker_bench import SHARED_VIDEO, given_or_shared_clips, models_missing, read_clip  # noqa: E402
 from sizes import frame_size  # noqa: E402
 
 from stylecam.realtime.engine import OrtEngine  # noqa: E402
@@ -71,11 +71,7 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     clips = given_or_shared_clips(args.clips)
-    if not clips:
-        return 2
-    missing = [m for m in args.model if not Path(m).is_file()]
-    if missing:
-        print(f"model not found: {missing[0]}; pass an exported .onnx file", file=sys.stderr)
+    if not clips or models_missing(args.model):
         return 2
     if not 0 < args.std <= 0.1:
         print(f"--std must be in (0, 0.1], got {args.std}", file=sys.stderr)
