@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import subprocess
 import sys
 from pathlib import Path
 
@@ -33,8 +34,6 @@ def test_halo_profile_files_a_ring_of_change_by_its_distance():
 
 
 def test_script_refuses_a_missing_model_with_one_line_and_exit_2(tmp_path):
-    import subprocess
-
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"")  # never read: the model is checked first
     r = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "benchmarks" / "flicker_regions.py"),
