@@ -39,8 +39,14 @@ def mean_std(feat: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch
 
 
 def content_loss(feats: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor],
-                 layers: Sequence[str]) -> torch.Tensor:
-    return sum(F.mse_loss(feats[l], targets[l]) for l in layers) / len(layers)
+                 layers: Sequence[str], layer_weights: Sequence[float] | None = None) -> torch.Tensor:
+    """Mean over layers of the feature MSE, each layer scaled by its weight (default 1).
+
+    Per-layer weights because the layers' MSEs differ in scale (relu4_2's runs about 10x relu3_1's
+    on our outputs): a deep layer can be added beside a shallow one without drowning it.
+    """
+    layer_weights = layer_weights or [1.0] * len(layers)
+    return sum(w * F.mse_loss(feats[l], targets[l]) for l, w in zip(layers, layer_weights)) / len(layers)
 
 
 def gram_style_loss(feats: Mapping[str, torch.Tensor], target_grams: Mapping[str, torch.Tensor],

@@ -225,6 +225,7 @@ def _base_meta(kind: str, name: str, styles: list[dict], ck: dict, multiple: int
             "hardware": ck.get("hardware", ""), "command": ck.get("command", ""),
             "net": ck.get("net_config", {}),
             "content_layers": cfg.get("content_layers"), "style_layers": cfg.get("style_layers"),
+            **({"content_layer_weights": cfg["content_layer_weights"]} if cfg.get("content_layer_weights") else {}),
             "style_weight": cfg.get("style_weight"), "image_size": cfg.get("image_size"),
             "batch": cfg.get("batch"), "precision": ck.get("precision", "fp32"),
             **({"averaged_from": ck["averaged_from"]} if ck.get("averaged_from") else {}),

@@ -71,6 +71,7 @@ class TrainConfig:
     distill_weight: float = 0.0                     # weight of the distance to the teacher's output; 0: off
     distill_layers: list[str] = field(default_factory=list)  # VGG layers it is measured at; empty: the deepest style layer
     content_layers: list[str] = field(default_factory=list)
+    content_layer_weights: list[float] = field(default_factory=list)  # one per content layer; empty: all 1
     style_layers: list[str] = field(default_factory=list)
     seed: int = 0
     holdout: float = 0.1
@@ -101,6 +102,10 @@ class TrainConfig:
             self.style_layers = self.style_layers or ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
             self.style_weight = 3e-5 if self.style_weight is None else self.style_weight
         self.content_layers = [canonical(n) for n in self.content_layers]
+        if self.content_layer_weights and len(self.content_layer_weights) != len(self.content_layers):
+            raise UserError(f"--content-layer-weights gives {len(self.content_layer_weights)} weights for "
+                            f"{len(self.content_layers)} content layers ({','.join(self.content_layers)}); "
+                            "give one weight per layer")
         self.style_layers = [canonical(n) for n in self.style_layers]
         self.swd_layers = [canonical(n) for n in self.swd_layers] or list(self.style_layers)
         # default: the deepest style layer, the teacher's layout and colours; at relu2_1/relu3_1 the net can
@@ -332,7 +337,7 @@ class Trainer:
                 fx = {l: v.float() for l, v in fx.items()}
                 if self.teacher is not None:
                     ld = L.content_loss(fy, {l: v.float() for l, v in ft.items()}, cfg.distill_layers)
-                lc = L.content_loss(fy, fx, cfg.content_layers)
+                lc = L.content_loss(fy, fx, cfg.content_layers, cfg.content_layer_weights or None)
                 ls = L.gram_style_loss(fs, {l: g[idx] for l, g in self.grams.items()}, cfg.style_layers)
                 lswd = (L.sliced_wasserstein_loss(fs, {l: t[idx] for l, t in self.swd_targets.items()},
                                                   cfg.swd_layers, cfg.swd_samples, generator=self.swd_gen)

@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="default: 3e-5 (Gram, feedforward/cin) or 10 (AdaIN mean/std)")
         q.add_argument("--tv-weight", type=float, default=0.0)
         q.add_argument("--content-layers", type=_csv, default=None, help="comma list, e.g. relu2_2")
+        q.add_argument("--content-layer-weights", type=lambda s: [float(x) for x in _csv(s)], default=None,
+                       help="one weight per content layer, e.g. 2,0.2 for relu3_1,relu4_2 (default: all 1)")
         q.add_argument("--style-layers", type=_csv, default=None, help="comma list, e.g. relu1_2,relu2_2,relu3_3,relu4_3")
         q.add_argument("--seed", type=int, default=0)
         q.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -173,6 +175,7 @@ def main(argv: Sequence[str]) -> int:
             swd_layers=getattr(args, "swd_layers", None) or [], teacher=getattr(args, "teacher", None),
             distill_weight=getattr(args, "distill_weight", 0.0),
             distill_layers=getattr(args, "distill_layers", None) or [], content_layers=args.content_layers or [],
+            content_layer_weights=args.content_layer_weights or [],
             style_layers=args.style_layers or [], seed=args.seed, checkpoint_every=args.checkpoint_every,
             sample_every=args.sample_every, amp=args.amp, channels_last=args.channels_last, max_images=args.max_images,
             precision=args.precision, checkpoint_minutes=args.checkpoint_minutes, state=args.state,

@@ -29,6 +29,13 @@ def test_masked_gram_normalises_by_mask_area():
     assert L.gram_matrix(f, mask).item() == pytest.approx(1.0)  # one pixel of 1, area 1, C=1
 
 
+def test_content_loss_weighs_each_layer_by_its_own_weight():
+    feats = {"a": torch.zeros(1, 1, 2, 2), "b": torch.zeros(1, 1, 2, 2)}
+    targets = {"a": torch.ones(1, 1, 2, 2), "b": torch.full((1, 1, 2, 2), 3.0)}  # MSE 1 at a, 9 at b
+    assert L.content_loss(feats, targets, ["a", "b"]).item() == pytest.approx((1 + 9) / 2)
+    assert L.content_loss(feats, targets, ["a", "b"], [2.0, 0.1]).item() == pytest.approx((2 * 1 + 0.1 * 9) / 2)
+
+
 def test_adain_output_has_style_statistics():
     torch.manual_seed(0)
     content = torch.randn(2, 8, 16, 16) * 3 + 1

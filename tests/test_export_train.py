@@ -110,6 +110,20 @@ def test_sliced_wasserstein_term_on_chosen_layers_only(data, tmp_path):
         _cfg(data, tmp_path / "bad", "cin", swd_weight=1.0, swd_layers=["relu5_1"]).resolved()
 
 
+def test_content_layer_weights_one_per_layer(data, tmp_path):
+    def first_content(weights: list[float]) -> float:  # same seed, same first batch: only the weights differ
+        tr = Trainer(_cfg(data, tmp_path / f"cw{weights}", "cin", steps=1, content_layers=["relu3_1", "relu4_2"],
+                          content_layer_weights=weights), device="cpu")
+        tr.run()
+        return tr.history[0]["content"]
+    both, shallow = first_content([1.0, 1.0]), first_content([1.0, 0.0])
+    assert 0 < shallow < both  # the deep layer's share is gone when its weight is 0
+    assert first_content([2.0, 0.0]) == pytest.approx(2 * shallow, rel=1e-4)
+    with pytest.raises(UserError, match="gives 1 weights for 2 content layers"):
+        _cfg(data, tmp_path / "bad", "cin", content_layers=["relu3_1", "relu4_2"],
+             content_layer_weights=[2.0]).resolved()
+
+
 class _FixedOutput(torch.nn.Module):
     """Stands in for the net: whatever the photo, this picture (so a loss can be read for a chosen output)."""
 
