@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from flicker_bench import SHARED_VIDEO, given_or_shared_clips, read_clip  # noqa: E402
+from flicker_bench import add_clips_argument, given_or_shared_clips, read_clip  # noqa: E402
 from sizes import frame_size  # noqa: E402
 from stylecam.realtime.temporal import FlowEstimator, pair_flow  # noqa: E402
 
@@ -58,7 +58,7 @@ def gaussian_sigma(corr: float, lag: int) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--clips", nargs="*", default=None, help=f"video files (default: every file in {SHARED_VIDEO})")
+    add_clips_argument(ap)
     ap.add_argument("--frames", type=int, default=21)
     ap.add_argument("--size", type=frame_size, default="640x360", help="WIDTHxHEIGHT")
     ap.add_argument("--moving", type=float, default=0.5, help="flow (px) over which a pixel counts as moving")

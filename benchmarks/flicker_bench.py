@@ -109,6 +109,12 @@ def default_clips() -> list[Path]:
     return sorted(p for p in SHARED_VIDEO.iterdir() if p.is_file()) if SHARED_VIDEO.is_dir() else []
 
 
+def add_clips_argument(ap: argparse.ArgumentParser, empty: str = "") -> None:
+    """The --clips option of every clip benchmark; `empty` says what a bare --clips means, where it differs."""
+    ap.add_argument("--clips", nargs="*", default=None,
+                    help=f"video files (default: every file in {SHARED_VIDEO}){empty}")
+
+
 def given_or_shared_clips(given: list[str] | None) -> list[Path]:
     """The clips a benchmark was given, else every shared one; none after saying how to get some."""
     clips = [Path(c) for c in given] if given else default_clips()
@@ -270,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=None, help="ONNX model (default: the built-in CPU default, else the flickering stand-in)")
     ap.add_argument("--style", type=int, default=1, help="style number within the model (1-based)")
-    ap.add_argument("--clips", nargs="*", default=None, help=f"video files (default: every file in {SHARED_VIDEO})")
+    add_clips_argument(ap, "; a bare --clips: the synthetic clip alone")
     ap.add_argument("--frames", type=int, default=100, help="first N frames of each clip")
     ap.add_argument("--size", type=frame_size, default="640x360", help="WIDTHxHEIGHT")
     ap.add_argument("--no-synthetic", action="store_true", help="skip the generated moving-shapes clip")

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from flicker_bench import SHARED_VIDEO, given_or_shared_clips, models_missing, read_clip  # noqa: E402
+from flicker_bench import add_clips_argument, given_or_shared_clips, models_missing, read_clip  # noqa: E402
 from sizes import frame_size  # noqa: E402
 
 from stylecam.realtime.engine import OrtEngine  # noqa: E402
@@ -48,7 +48,7 @@ def halo_profile(prev_out: np.ndarray, out: np.ndarray, moving: np.ndarray, vali
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", required=True, help="ONNX model (repeatable)")
-    ap.add_argument("--clips", nargs="*", default=None, help=f"video files (default: every file in {SHARED_VIDEO})")
+    add_clips_argument(ap)
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--size", type=frame_size, default="640x360", help="WIDTHxHEIGHT")
     ap.add_argument("--moving", type=float, default=0.5, help="flow (px) over which a pixel counts as moving")

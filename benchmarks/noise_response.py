@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from flicker_bench import SHARED_VIDEO, given_or_shared_clips, models_missing, read_clip  # noqa: E402
+from flicker_bench import add_clips_argument, given_or_shared_clips, models_missing, read_clip  # noqa: E402
 from sizes import frame_size  # noqa: E402
 
 from stylecam.realtime.engine import OrtEngine  # noqa: E402
@@ -63,7 +63,7 @@ def response(engine: OrtEngine, frame: np.ndarray, std: float, blur: float, grey
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", required=True, help="ONNX model (repeatable)")
-    ap.add_argument("--clips", nargs="*", default=None, help=f"video files (default: every file in {SHARED_VIDEO})")
+    add_clips_argument(ap)
     ap.add_argument("--size", type=frame_size, default="640x360", help="WIDTHxHEIGHT")
     ap.add_argument("--std", type=float, default=0.01, help="noise std in [0, 1] units (the clips': 0.002-0.005)")
     ap.add_argument("--draws", type=int, default=2)
