@@ -14,6 +14,16 @@ def _csv(s: str) -> list[str]:
     return [x.strip() for x in s.split(",") if x.strip()]
 
 
+def _weights(s: str) -> list[float]:
+    try:
+        w = [float(x) for x in _csv(s)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a comma list of numbers; write e.g. 2,0.2") from None
+    if any(x < 0 for x in w):
+        raise argparse.ArgumentTypeError(f"{s!r} has a negative weight; weights are >= 0")
+    return w
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="stylecam train", description="Train a style-transfer net on a folder of photos.")
     sub = p.add_subparsers(dest="kind", required=True, metavar="{feedforward,cin,adain}")
@@ -44,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="default: 3e-5 (Gram, feedforward/cin) or 10 (AdaIN mean/std)")
         q.add_argument("--tv-weight", type=float, default=0.0)
         q.add_argument("--content-layers", type=_csv, default=None, help="comma list, e.g. relu2_2")
-        q.add_argument("--content-layer-weights", type=lambda s: [float(x) for x in _csv(s)], default=None,
+        q.add_argument("--content-layer-weights", type=_weights, default=None,
                        help="one weight per content layer, e.g. 2,0.2 for relu3_1,relu4_2 (default: all 1)")
         q.add_argument("--style-layers", type=_csv, default=None, help="comma list, e.g. relu1_2,relu2_2,relu3_3,relu4_3")
         q.add_argument("--seed", type=int, default=0)
