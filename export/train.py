@@ -106,6 +106,9 @@ class TrainConfig:
             raise UserError(f"--content-layer-weights gives {len(self.content_layer_weights)} weights for "
                             f"{len(self.content_layers)} content layers ({','.join(self.content_layers)}); "
                             "give one weight per layer")
+        if any(w < 0 for w in self.content_layer_weights):
+            raise UserError(f"--content-layer-weights {','.join(map(str, self.content_layer_weights))} has a "
+                            "negative weight; weights are >= 0")
         self.style_layers = [canonical(n) for n in self.style_layers]
         self.swd_layers = [canonical(n) for n in self.swd_layers] or list(self.style_layers)
         # default: the deepest style layer, the teacher's layout and colours; at relu2_1/relu3_1 the net can
@@ -337,7 +340,7 @@ class Trainer:
                 fx = {l: v.float() for l, v in fx.items()}
                 if self.teacher is not None:
                     ld = L.content_loss(fy, {l: v.float() for l, v in ft.items()}, cfg.distill_layers)
-                lc = L.content_loss(fy, fx, cfg.content_layers, cfg.content_layer_weights or None)
+                lc = L.content_loss(fy, fx, cfg.content_layers, cfg.content_layer_weights)
                 ls = L.gram_style_loss(fs, {l: g[idx] for l, g in self.grams.items()}, cfg.style_layers)
                 lswd = (L.sliced_wasserstein_loss(fs, {l: t[idx] for l, t in self.swd_targets.items()},
                                                   cfg.swd_layers, cfg.swd_samples, generator=self.swd_gen)

@@ -19,8 +19,6 @@ def _weights(s: str) -> list[float]:
         w = [float(x) for x in _csv(s)]
     except ValueError:
         raise argparse.ArgumentTypeError(f"{s!r} is not a comma list of numbers; write e.g. 2,0.2") from None
-    if any(x < 0 for x in w):
-        raise argparse.ArgumentTypeError(f"{s!r} has a negative weight; weights are >= 0")
     return w
 
 

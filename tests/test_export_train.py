@@ -113,16 +113,16 @@ def test_sliced_wasserstein_term_on_chosen_layers_only(data, tmp_path):
 def test_content_layer_weights_one_per_layer(data, tmp_path):
     import onnxruntime as ort
 
-    def first_content(weights: list[float]) -> float:  # same seed, same first batch: only the weights differ
-        tr = Trainer(_cfg(data, tmp_path / f"cw{weights}", "cin", steps=1, content_layers=["relu3_1", "relu4_2"],
+    def first_content(out: str, weights: list[float]) -> float:  # same seed, same first batch: only the weights differ
+        tr = Trainer(_cfg(data, tmp_path / out, "cin", steps=1, content_layers=["relu3_1", "relu4_2"],
                           content_layer_weights=weights), device="cpu")
         tr.run()
         return tr.history[0]["content"]
-    both, shallow = first_content([1.0, 1.0]), first_content([1.0, 0.0])
+    both, shallow = first_content("both", [1.0, 1.0]), first_content("shallow", [1.0, 0.0])
     assert 0 < shallow < both  # the deep layer's share is gone when its weight is 0
-    assert first_content([2.0, 0.0]) == pytest.approx(2 * shallow, rel=1e-4)
+    assert first_content("double", [2.0, 0.0]) == pytest.approx(2 * shallow, rel=1e-4)
     onnx = tmp_path / "cw.onnx"  # the weights travel into the model's training record
-    r = _run_cli("export", str(tmp_path / "cw[2.0, 0.0]" / "checkpoint.pt"), "-o", str(onnx))
+    r = _run_cli("export", str(tmp_path / "double" / "checkpoint.pt"), "-o", str(onnx))
     assert r.returncode == 0, r.stderr
     meta = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
     assert json.loads(meta["stylecam.training"])["content_layer_weights"] == [2.0, 0.0]
