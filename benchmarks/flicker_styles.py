@@ -41,7 +41,8 @@ def style_flicker(frames: Sequence[np.ndarray], engines: Mapping[str, Engine], s
 
 def verdict(per_clip: Mapping[str, Mapping[str, list[float]]], model: str, baseline: str,
             names: Sequence[str]) -> dict:
-    """The styles of `model` at or below `baseline` on every clip, and the worst ratio of each."""
+    """The styles of `model` at or below `baseline` on every clip; for each style over it on some clip, its
+    worst ratio (model / baseline) over the clips; and the worst ratio of all."""
     worst = [max(c[model][i] / c[baseline][i] if c[baseline][i] > 0 else float("inf") for c in per_clip.values())
              for i in range(len(names))]
     return {"at_or_below_on_every_clip": [n for n, r in zip(names, worst) if r <= 1.0],
@@ -65,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     banks = {Path(p).name: StyleBank([p]) for p in paths}
     if len(banks) < len(paths):
-        ap.error("--model and --baseline have the same file name; copy one under another name")
+        print("--model and --baseline have the same file name; copy one under another name", file=sys.stderr)
+        return 2
     names = [s.name for s in banks[Path(args.model).name].styles]
     order: dict[str, list[int]] = {}
     for key, bank in banks.items():

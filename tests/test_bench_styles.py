@@ -86,3 +86,12 @@ def test_script_refuses_a_baseline_without_the_models_styles_in_one_line(tmp_pat
                         "--clips", str(clip)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [f"model not found: {tmp_path / 'nope.onnx'}; pass an exported .onnx file"]
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    (twin / "flicker.onnx").write_bytes(model.read_bytes())
+    r = subprocess.run([sys.executable, str(BENCH / "flicker_styles.py"), "--model", str(model), "--baseline",
+                        str(twin / "flicker.onnx"), "--clips", str(clip), "--size", "64x48"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        "--model and --baseline have the same file name; copy one under another name"]
