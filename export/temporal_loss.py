@@ -75,14 +75,17 @@ def valid_mask(grid: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
 
 
 def temporal_loss(y: torch.Tensor, y_warped_input: torch.Tensor, grid: torch.Tensor,
-                  keep: torch.Tensor | None = None) -> torch.Tensor:
+                  keep: torch.Tensor | None = None, weight: torch.Tensor | None = None) -> torch.Tensor:
     """|| warp(y) - y' ||^2 averaged over valid pixels and channels; y = net(x), y' = net(warp(x)).
-    `keep` (N, 1, H, W), optional: a further 0/1 mask of the pixels to compare (paste_sprites')."""
+    `keep` (N, 1, H, W), optional: a further 0/1 mask of the pixels to compare (paste_sprites').
+    `weight` (N,), optional: each sample's factor on its squared differences (the mean's divisor stays
+    the pixel count, so all-ones weights give the unweighted loss)."""
     m = valid_mask(grid).to(y.dtype)
     if keep is not None:
         m = m * keep.to(y.dtype)
     d = (apply_warp(y, grid) - y_warped_input) * m
-    return (d * d).sum() / (m.sum() * y.shape[1]).clamp_min(1.0)
+    dd = d * d if weight is None else d * d * weight.to(y.dtype).view(-1, 1, 1, 1)
+    return dd.sum() / (m.sum() * y.shape[1]).clamp_min(1.0)
 
 
 def roll_shift(t: torch.Tensor, d: float) -> torch.Tensor:

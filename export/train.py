@@ -63,6 +63,7 @@ class TrainConfig:
     temporal_sprites: int = 0                       # patches pasted into its second frame, skipped by it
     temporal_moving_sprites: int = 0                # patches in both of its frames, moving on their own
     temporal_sprite_motion: float = 3.0             # how far (px) those move at most
+    temporal_style_weights: dict[str, float] = field(default_factory=dict)  # cin: style name -> its share's factor
     motion_weight: float = 0.0                      # a second warp pair without the noise: motion alone; 0: off
     swd_weight: float = 0.0                         # sliced Wasserstein style term beside the Gram one; 0: off
     swd_samples: int = 4096                         # feature vectors per image and layer it compares
@@ -153,6 +154,17 @@ class TrainConfig:
                 raise UserError(f"{flag} must be between 0 and 8, and needs --temporal-weight, got {count}")
         if not 0 < self.temporal_sprite_motion <= 16:
             raise UserError(f"--temporal-sprite-motion must be over 0 and at most 16 px, got {self.temporal_sprite_motion}")
+        if self.temporal_style_weights:
+            names = [Path(st).stem for st in self.styles]
+            bad = [k for k in self.temporal_style_weights if k not in names]
+            if self.kind != "cin" or not self.temporal_weight:
+                raise UserError("--temporal-style-weights is for cin nets and needs --temporal-weight")
+            if bad:
+                raise UserError(f"--temporal-style-weights names {bad[0]}, not one of the styles ({', '.join(names)}); "
+                                f"use a painting's file name without its extension")
+            if not all(0 < v <= 100 for v in self.temporal_style_weights.values()):
+                raise UserError(f"--temporal-style-weights must be over 0 and at most 100, got "
+                                f"{self.temporal_style_weights}")
         if self.swd_weight < 0 or (self.swd_weight > 0 and self.kind == "adain") or self.swd_samples < 16:
             raise UserError("--swd-weight must be >= 0 and is for feedforward/cin nets (not adain); --swd-samples >= 16")
         if not 0.25 <= self.style_scale <= 1 or (self.style_scale != 1 and self.kind == "adain"):
@@ -302,6 +314,15 @@ class Trainer:
         self.teacher_stats = (torch.cat([m for m, _ in stats]), torch.cat([sd for _, sd in stats]))
 
     # ------------------------------------------------------------------ steps
+    def _temporal_style_weights(self, idx: torch.Tensor | None) -> torch.Tensor | None:
+        """Each crop's factor in the anti-flicker term, from its style: a style that flickers past its
+        bar on real clips can be asked for more steadiness without taking it from the others."""
+        tw = self.cfg.temporal_style_weights
+        if not tw or idx is None:
+            return None
+        table = torch.tensor([tw.get(m["name"], 1.0) for m in self.style_meta], device=idx.device)
+        return table[idx]
+
     def _losses(self, x: torch.Tensor, idx: torch.Tensor | None = None, style: torch.Tensor | None = None,
                 style_stats: StyleStats | None = None) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
         cfg = self.cfg
@@ -359,7 +380,8 @@ class Trainer:
                 if cfg.temporal_sprites:
                     x2, appear = TL.paste_sprites(x2, cfg.temporal_sprites)
                     keep = appear if keep is None else keep * appear
-                lt = TL.temporal_loss(ya.float(), self.net(x2, w).float(), grid, keep)
+                lt = TL.temporal_loss(ya.float(), self.net(x2, w).float(), grid, keep,
+                                      self._temporal_style_weights(idx))
             if cfg.motion_weight > 0:
                 x3, grid3 = TL.warped_pair(x)
                 lm = TL.temporal_loss(y.float(), self.net(x3, w).float(), grid3)

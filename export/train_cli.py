@@ -22,6 +22,14 @@ def _weights(s: str) -> list[float]:
     return w
 
 
+def _name_weights(s: str) -> dict[str, float]:
+    try:
+        return {k.strip(): float(v) for k, v in (x.split("=") for x in _csv(s))}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a comma list of name=number; write e.g. udnie=3,the_scream=2") \
+            from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="stylecam train", description="Train a style-transfer net on a folder of photos.")
     sub = p.add_subparsers(dest="kind", required=True, metavar="{feedforward,cin,adain}")
@@ -119,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 "one more net run a step (0 = off)")
             q.add_argument("--temporal-sprite-motion", type=float, default=3.0,
                            help="how far the moving patches move at most, in px (default 3)")
+            q.add_argument("--temporal-style-weights", type=_name_weights, default=None, metavar="NAME=W,...",
+                           help="cin: the anti-flicker term's factor for some styles (a painting's file name without "
+                                "its extension), e.g. udnie=3 for a style that flickers past its bar; others 1")
             q.add_argument("--motion-weight", type=float, default=0.0,
                            help="weight of a second warp-consistency pair without --temporal-noise: the flicker of things "
                                 "moving a pixel or two, which the noisy pair's noise term outweighs (0 = off)")
@@ -178,6 +189,7 @@ def main(argv: Sequence[str]) -> int:
             temporal_sprites=getattr(args, "temporal_sprites", 0),
             temporal_moving_sprites=getattr(args, "temporal_moving_sprites", 0),
             temporal_sprite_motion=getattr(args, "temporal_sprite_motion", 3.0),
+            temporal_style_weights=getattr(args, "temporal_style_weights", None) or {},
             motion_weight=getattr(args, "motion_weight", 0.0),
             swd_weight=getattr(args, "swd_weight", 0.0), swd_samples=getattr(args, "swd_samples", 4096),
             swd_layers=getattr(args, "swd_layers", None) or [], teacher=getattr(args, "teacher", None),

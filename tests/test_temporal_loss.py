@@ -240,6 +240,18 @@ def test_short_training_run_logs_the_temporal_term(tmp_path, kind):
     with torch.no_grad():
         _, parts, _ = trainer._losses(x, idx)
     assert 0 < parts["temporal"] < float("inf")
+    if kind == "cin":  # a style's own factor: its crops' share of the term scales by it, the others' stays
+        idx_b = torch.ones_like(idx)
+        for tw in ({}, {"b": 5.0}, {"a": 5.0}):
+            trainer.cfg.temporal_style_weights = tw
+            torch.manual_seed(11)
+            with torch.no_grad():
+                _, parts, _ = trainer._losses(x, idx_b)
+            if not tw:
+                plain = parts["temporal"]
+            else:
+                assert parts["temporal"] == pytest.approx(plain * (5.0 if "b" in tw else 1.0), rel=1e-4)
+        trainer.cfg.temporal_style_weights = {}
     trainer.cfg.temporal_noise_blur = 1.5  # grained noise, in the moving pair and in the plain one
     trainer.cfg.temporal_noise_grey = 0.6
     for moving in (2, 0):
@@ -287,6 +299,44 @@ def test_temporal_weight_validation(tmp_path):
                     temporal_sprite_motion=20.0, **base).resolved()
 
 
+def test_temporal_loss_weighs_each_sample_by_its_factor():
+    rng = torch.Generator().manual_seed(3)
+    y = torch.rand(2, 3, 16, 16, generator=rng)
+    y2 = torch.rand(2, 3, 16, 16, generator=rng)
+    grid = TL.warp_grid(TL.random_affine(2, 16, 16, generator=rng), y.shape)
+    plain = TL.temporal_loss(y, y2, grid)
+    assert TL.temporal_loss(y, y2, grid, weight=torch.ones(2)).item() == pytest.approx(plain.item(), rel=1e-6)
+    first = TL.temporal_loss(y, y2, grid, weight=torch.tensor([1.0, 0.0]))
+    second = TL.temporal_loss(y, y2, grid, weight=torch.tensor([0.0, 1.0]))
+    assert 0 < first < plain and 0 < second < plain
+    assert (first + second).item() == pytest.approx(plain.item(), rel=1e-5)
+    assert TL.temporal_loss(y, y2, grid, weight=torch.tensor([3.0, 1.0])).item() == \
+        pytest.approx((3 * first + second).item(), rel=1e-5)
+
+
+def test_temporal_style_weights_validation(tmp_path):
+    from stylecam.export.errors import UserError
+
+    base = dict(content_dir=str(tmp_path), out=str(tmp_path / "o"), image_size=32)
+    styles = []
+    for n in ("udnie", "kiss"):
+        (tmp_path / f"{n}.jpg").write_bytes(b"")
+        styles.append(str(tmp_path / f"{n}.jpg"))
+    ok = TrainConfig(kind="cin", styles=styles, temporal_weight=1.0, temporal_style_weights={"udnie": 3.0}, **base)
+    assert ok.resolved().temporal_style_weights == {"udnie": 3.0}
+    with pytest.raises(UserError, match="names udnei, not one of the styles"):
+        TrainConfig(kind="cin", styles=styles, temporal_weight=1.0, temporal_style_weights={"udnei": 3.0},
+                    **base).resolved()
+    with pytest.raises(UserError, match="needs --temporal-weight"):
+        TrainConfig(kind="cin", styles=styles, temporal_style_weights={"udnie": 3.0}, **base).resolved()
+    with pytest.raises(UserError, match="for cin nets"):
+        TrainConfig(kind="feedforward", styles=styles[:1], temporal_weight=1.0,
+                    temporal_style_weights={"udnie": 3.0}, **base).resolved()
+    with pytest.raises(UserError, match="over 0 and at most 100"):
+        TrainConfig(kind="cin", styles=styles, temporal_weight=1.0, temporal_style_weights={"udnie": 0.0},
+                    **base).resolved()
+
+
 def test_cli_passes_the_flag():
     from stylecam.export.train_cli import build_parser
 
@@ -297,5 +347,11 @@ def test_cli_passes_the_flag():
     assert args.temporal_weight == 50.0 and args.temporal_noise == 0.015 and args.motion_weight == 80.0
     assert args.temporal_sprites == 3 and args.temporal_moving_sprites == 2 and args.temporal_sprite_motion == 2.5
     assert args.temporal_noise_blur == 1.5 and args.temporal_noise_grey == 0.6
+    args = build_parser().parse_args(["cin", "--styles", "a.jpg", "--content-dir", "d", "--temporal-weight", "50",
+                                      "--temporal-style-weights", "udnie=3, the_scream=2"])
+    assert args.temporal_style_weights == {"udnie": 3.0, "the_scream": 2.0}
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["cin", "--styles", "a.jpg", "--content-dir", "d", "--temporal-style-weights",
+                                   "udnie:3"])
     args = build_parser().parse_args(["feedforward", "--style", "a.jpg", "--content-dir", "d"])
     assert args.temporal_weight == 0.0
