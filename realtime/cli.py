@@ -11,6 +11,7 @@ import argparse
 import errno
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +31,7 @@ EXPORT_COMMANDS = {name: f"{text} (needs stylecam[train])" for name, (_, text) i
 # Exit codes (README, "Exit codes"): 0 done; 1 a bug (traceback); 2 a user error (one line);
 # 3 done, but the input ended early (a truncated or damaged file: the output holds what decoded);
 # 128 + signal when stopped (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP) with a playable .partial output.
-EXIT_USER, EXIT_TRUNCATED, EXIT_INTERRUPTED = 2, 3, 130
+EXIT_USER, EXIT_TRUNCATED, EXIT_INTERRUPTED, EXIT_PIPE = 2, 3, 130, 141  # 141: as a shell reports SIGPIPE
 
 
 _DISK_ERRORS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
@@ -89,6 +90,10 @@ def exit_for(e: BaseException) -> int | None:
     if isinstance(e, KeyboardInterrupt):
         print("stylecam: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    if isinstance(e, BrokenPipeError):  # `stylecam styles | head -1`, or the script capturing stdout stopped
+        _stdout_to_devnull()
+        print("stylecam: stdout was closed by its reader; output stopped there", file=sys.stderr)
+        return EXIT_PIPE
     if isinstance(e, MemoryError):
         print("stylecam: error: out of memory; use a smaller --size (or close other programs)", file=sys.stderr)
         return EXIT_USER
@@ -100,6 +105,17 @@ def exit_for(e: BaseException) -> int | None:
         print(f"stylecam: error: {' '.join(str(e).split())}", file=sys.stderr)
         return EXIT_USER
     return None
+
+
+def _stdout_to_devnull() -> None:
+    """So the interpreter's own flush of stdout at exit does not raise (and print) the broken pipe again."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's capture)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def _forward_export(argv: list[str]) -> int:

@@ -194,6 +194,23 @@ def test_disk_full_and_out_of_memory_are_one_line(capsys, exc, needle):
     assert exit_for(RuntimeError("an internal bug")) is None  # not the user's to fix: main re-raises it
 
 
+def test_a_closed_stdout_pipe_is_one_line_not_a_traceback():
+    """`stylecam styles | head -1`, or a training script's $(stylecam train --json) stopped mid-run: the
+    reader is gone before the result is printed."""
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    p = subprocess.Popen([sys.executable, "-m", "stylecam", "styles"], stdout=write, stderr=subprocess.PIPE,
+                         text=True)
+    os.close(write)
+    os.close(read)  # the reader goes away before the command prints
+    err = p.communicate(timeout=120)[1]
+    assert p.returncode == 141
+    assert err.splitlines() == ["stylecam: stdout was closed by its reader; output stopped there"]
+
+
 def test_info_names_a_bad_model_file_as_the_problem(tmp_path, capsys):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not onnx at all")
