@@ -1,6 +1,6 @@
 """Raw flicker of every style, not only the first: is each one at or below a baseline's same style?
 
-    python benchmarks/flicker_styles.py --model new.onnx --baseline old.onnx [--frames 40] [--json]
+    python benchmarks/flicker_styles.py --model new.onnx --baseline old.onnx [--frames 40] [--styles a,b] [--json]
 
 flicker_bench.py, flicker_regions.py and the ship script measure style 1 (starry_night) only, so the
 anti-flicker bar ("no worse than the release before on the clips") was only ever checked on one of the
@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     add_clips_argument(ap)
     ap.add_argument("--frames", type=int, default=40, help="first N frames of each clip")
     ap.add_argument("--size", type=frame_size, default="640x360", help="WIDTHxHEIGHT")
+    ap.add_argument("--styles", default=None, help="comma list of style names to measure (default: all); a fine-tune "
+                                                   "that trained some styles only (train --train-styles) need not re-measure the rest")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -69,6 +71,14 @@ def main(argv: list[str] | None = None) -> int:
         print("--model and --baseline have the same file name; copy one under another name", file=sys.stderr)
         return 2
     names = [s.name for s in banks[Path(args.model).name].styles]
+    if args.styles:
+        asked = [n.strip() for n in args.styles.split(",") if n.strip()]
+        unknown = [n for n in asked if n not in names]
+        if unknown:
+            print(f"--styles names {unknown[0]}, not a style of {Path(args.model).name} ({', '.join(names)})",
+                  file=sys.stderr)
+            return 2
+        names = [n for n in names if n in asked]
     order: dict[str, list[int]] = {}
     for key, bank in banks.items():
         own = [s.name for s in bank.styles]

@@ -87,6 +87,7 @@ class TrainConfig:
     state: str | None = None                        # small weights-only copy to keep in the repository
     style_windows: int = 2                          # adain: extra half-size views per painting
     train_only: str = "all"                         # norms: only the nets' per-style scales and shifts learn
+    train_styles: list[str] = field(default_factory=list)  # cin, norms only: the styles whose crops are drawn; empty: all
 
     def resolved(self) -> "TrainConfig":
         """Fill kind defaults (papers' layers and weights) and validate names."""
@@ -165,6 +166,15 @@ class TrainConfig:
             if not all(0 < v <= 100 for v in self.temporal_style_weights.values()):
                 raise UserError(f"--temporal-style-weights must be over 0 and at most 100, got "
                                 f"{self.temporal_style_weights}")
+        if self.train_styles:
+            names = [Path(st).stem for st in self.styles]
+            bad = [k for k in self.train_styles if k not in names]
+            if self.kind != "cin" or self.train_only != "norms":
+                raise UserError("--train-styles is for cin nets with --train-only norms (so the other styles keep "
+                                "their weights exactly)")
+            if bad:
+                raise UserError(f"--train-styles names {bad[0]}, not one of the styles ({', '.join(names)}); "
+                                f"use a painting's file name without its extension")
         if self.swd_weight < 0 or (self.swd_weight > 0 and self.kind == "adain") or self.swd_samples < 16:
             raise UserError("--swd-weight must be >= 0 and is for feedforward/cin nets (not adain); --swd-samples >= 16")
         if not 0.25 <= self.style_scale <= 1 or (self.style_scale != 1 and self.kind == "adain"):
@@ -413,9 +423,18 @@ class Trainer:
             f = self.features.batch(cfg.batch, cfg.image_size, self.rng).to(self.device)
             return f, None, self.style_stats.sample(cfg.batch, self.rng)
         x = self.content.batch(cfg.batch, cfg.image_size, self.rng).to(self.device, memory_format=self.mem_format)
-        n = self.net.n_styles
-        idx = torch.as_tensor(self.rng.integers(0, n, cfg.batch), device=self.device)
+        pool = self._style_pool()
+        idx = torch.as_tensor(pool[self.rng.integers(0, len(pool), cfg.batch)], device=self.device)
         return x, idx, None
+
+    def _style_pool(self) -> np.ndarray:
+        """The style indices crops are drawn from. With --train-styles and norms only, the other styles'
+        rows of the norm tables get no gradient, and a fresh Adam leaves a zero-gradient row exactly
+        where it was: those styles stay bit-identical, so one style's fine-tune cannot cost another."""
+        names = [m["name"] for m in self.style_meta]
+        if not self.cfg.train_styles:
+            return np.arange(self.net.n_styles)
+        return np.array([names.index(k) for k in self.cfg.train_styles])
 
     def train_step(self) -> dict[str, float]:
         self.net.train()
@@ -490,6 +509,10 @@ class Trainer:
                     print(f"{path} holds weights only: the optimiser starts afresh", file=sys.stderr)
                 elif ck.get("config", {}).get("train_only", "all") != self.cfg.train_only:
                     print(f"{path} trained other parameters (--train-only): the optimiser starts afresh",
+                          file=sys.stderr)
+                elif ck.get("config", {}).get("train_styles", []) != self.cfg.train_styles:
+                    # a moment kept for a style no longer drawn would go on moving its rows
+                    print(f"{path} trained other styles (--train-styles): the optimiser starts afresh",
                           file=sys.stderr)
                 else:
                     self.opt.load_state_dict(ck["optimizer"])

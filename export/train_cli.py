@@ -144,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--train-only", default="all", choices=TRAIN_ONLY,
                            help="norms: only the per-style scales and shifts of the instance norms learn, the filters "
                                 "stay (a fine-tune that changes the styles' look, not how the net follows motion)")
+            q.add_argument("--train-styles", type=_csv, default=None, metavar="NAME,...",
+                           help="cin with --train-only norms: draw crops of these styles only (a painting's file "
+                                "name without its extension), so only their scales and shifts move and every other "
+                                "style stays exactly as it was")
             q.add_argument("--teacher", default=None, metavar="CHECKPOINT",
                            help="an AdaIN checkpoint (e.g. state/adain-decoder.pt) whose output for each training crop "
                                 "and style the net learns to match (distillation; its style statistics are taken from "
@@ -200,6 +204,7 @@ def main(argv: Sequence[str]) -> int:
             sample_every=args.sample_every, amp=args.amp, channels_last=args.channels_last, max_images=args.max_images,
             precision=args.precision, checkpoint_minutes=args.checkpoint_minutes, state=args.state,
             style_windows=getattr(args, "style_windows", 2), train_only=getattr(args, "train_only", "all"),
+            train_styles=getattr(args, "train_styles", None) or [],
         )
         trainer = Trainer(cfg, device=args.device, resume=args.resume)
         summary = trainer.run(max_minutes=args.max_minutes)

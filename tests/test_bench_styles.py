@@ -95,3 +95,24 @@ def test_script_refuses_a_baseline_without_the_models_styles_in_one_line(tmp_pat
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [
         "--model and --baseline have the same file name; copy one under another name"]
+
+
+def test_script_measures_only_the_styles_asked_for(tmp_path, tiny_model):
+    """--styles: a fine-tune of some styles (train --train-styles) is measured on those alone, in the model's
+    order whatever the order asked; a name the model lacks is refused in one line."""
+    model = tiny_model("cin")
+    clip = make_clip(tmp_path / "clip.mp4", frames=4, size=(64, 48), audio=False)
+    cmd = [sys.executable, str(BENCH / "flicker_styles.py"), "--model", str(model), "--clips", str(clip),
+           "--size", "64x48", "--frames", "4", "--threads", "1", "--json"]
+    every = json.loads(subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True).stdout)
+    assert len(every["styles"]) == 3
+    a, _, c = every["styles"]
+    r = subprocess.run(cmd + ["--styles", f"{c},{a}"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    some = json.loads(r.stdout)
+    assert some["styles"] == [a, c]
+    full = every["warp_error_x1e3"]["clip.mp4"][model.name]
+    assert some["warp_error_x1e3"]["clip.mp4"][model.name] == [full[0], full[2]]
+    r = subprocess.run(cmd + ["--styles", "nope"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [f"--styles names nope, not a style of {model.name} ({', '.join(every['styles'])})"]

@@ -522,6 +522,35 @@ def test_train_only_norms_moves_the_style_scales_and_shifts_and_not_the_filters(
         _cfg(data, tmp_path / "bad", "cin", train_only="convs").resolved()
 
 
+def test_train_styles_moves_only_the_named_styles_rows(data, checkpoints, tmp_path, capsys):
+    """--train-styles with norms only: crops of the named style alone, so its rows of the norm tables move
+    and the other style's rows and every filter stay bit-identical, even through the anti-flicker pass and
+    across a resume that switches the style (the optimiser starts afresh, so no kept moment moves a row)."""
+    from stylecam.export.train import load_checkpoint
+
+    before = load_checkpoint(checkpoints["cin"])["model"]
+    norms = [k for k in before if k.endswith((".gamma", ".beta"))]
+    out = tmp_path / "one"
+    kw = dict(train_only="norms", temporal_weight=1e3)
+    Trainer(_cfg(data, out, "cin", steps=5, train_styles=["checks"], **kw), device="cpu",
+            resume=str(checkpoints["cin"])).run()
+    mid = load_checkpoint(out / "checkpoint.pt")["model"]
+    assert all(torch.equal(before[k], mid[k]) for k in before if k not in norms)
+    assert all(torch.equal(before[k][0], mid[k][0]) for k in norms)  # stripes: style 0
+    assert max(float((mid[k][1] - before[k][1]).abs().max()) for k in norms) > 1e-4
+    capsys.readouterr()
+    Trainer(_cfg(data, out, "cin", steps=9, train_styles=["stripes"], **kw), device="cpu",
+            resume=str(out / "checkpoint.pt")).run()
+    assert "trained other styles" in capsys.readouterr().err
+    end = load_checkpoint(out / "checkpoint.pt")["model"]
+    assert all(torch.equal(mid[k][1], end[k][1]) for k in norms)
+    assert max(float((end[k][0] - mid[k][0]).abs().max()) for k in norms) > 1e-4
+    with pytest.raises(UserError, match="not one of the styles"):
+        _cfg(data, tmp_path / "bad", "cin", train_styles=["udnie"], train_only="norms").resolved()
+    with pytest.raises(UserError, match="--train-only norms"):
+        _cfg(data, tmp_path / "bad", "cin", train_styles=["checks"]).resolved()
+
+
 @pytest.mark.parametrize("antialias", ["down", "full"])
 def test_antialias_switched_on_by_resume_trains_and_exports(antialias, data, checkpoints, tmp_path):
     """--antialias on --resume of a plain net: the blurs add no weights, so its state loads as it is;
