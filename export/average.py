@@ -19,6 +19,20 @@ from .errors import UserError
 from .nets import full_net_config
 
 
+def require_one_net(cks: Sequence[dict], names: Sequence[str], verb: str) -> None:
+    """Refuse states of different nets (kind, net options, styles in order): mixing their weights means nothing."""
+    first = cks[0]
+    for ck, name in zip(cks[1:], names[1:]):
+        for key, same in (("kind", ck.get("kind") == first.get("kind")),
+                          ("net_config", full_net_config(ck.get("net_config", {}))
+                           == full_net_config(first.get("net_config", {})))):
+            if not same:
+                raise UserError(f"{name} is a different net from {names[0]} ({key} differs); "
+                                f"{verb} only states of one net")
+        if [s.get("name") for s in ck.get("styles") or []] != [s.get("name") for s in first.get("styles") or []]:
+            raise UserError(f"{name} holds other styles than {names[0]}; {verb} only states of one net")
+
+
 def average_states(cks: Sequence[dict], weights: Sequence[float], names: Sequence[str], command: str = "") -> dict:
     """The weighted mean of the checkpoints' weights, as a small state (fp16, like train --state)."""
     from .train import STATE_FORMAT, fp32_weights
@@ -29,15 +43,7 @@ def average_states(cks: Sequence[dict], weights: Sequence[float], names: Sequenc
         raise UserError(f"--weights must be >= 0 and not all 0, got {list(weights)}")
     total = float(sum(weights))
     first = cks[0]
-    for ck, name in zip(cks[1:], names[1:]):
-        for key, same in (("kind", ck.get("kind") == first.get("kind")),  # one architecture, or the mean means nothing
-                          ("net_config", full_net_config(ck.get("net_config", {}))
-                           == full_net_config(first.get("net_config", {})))):
-            if not same:
-                raise UserError(f"{name} is a different net from {names[0]} ({key} differs); "
-                                "average only states of one net")
-        if [s.get("name") for s in ck.get("styles") or []] != [s.get("name") for s in first.get("styles") or []]:
-            raise UserError(f"{name} holds other styles than {names[0]}; average only states of one net")
+    require_one_net(cks, names, "average")
     tensors = [fp32_weights(ck) for ck in cks]
     model = {}
     for k, v in tensors[0].items():

@@ -229,6 +229,7 @@ def _base_meta(kind: str, name: str, styles: list[dict], ck: dict, multiple: int
             "style_weight": cfg.get("style_weight"), "image_size": cfg.get("image_size"),
             "batch": cfg.get("batch"), "precision": ck.get("precision", "fp32"),
             **({"averaged_from": ck["averaged_from"]} if ck.get("averaged_from") else {}),
+            **({"grafted_from": ck["grafted_from"]} if ck.get("grafted_from") else {}),
         }),
     }
     for k, v in (extra or {}).items():

@@ -6,5 +6,6 @@ TRAIN_COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("stylecam.export.train_cli", "train a feed-forward, CIN or AdaIN net on a folder of photos"),
     "export": ("stylecam.export.onnx_export", "export a checkpoint to a self-checked ONNX file with metadata"),
     "average": ("stylecam.export.average", "average trained states of one net, weight by weight (a weight soup)"),
+    "graft": ("stylecam.export.graft", "take some styles of a CIN state from norms-only fine-tunes of it"),
     "keyframe": ("stylecam.export.keyframes", "Gatys style transfer for stills, image folders and video keyframes"),
 }

@@ -551,6 +551,45 @@ def test_train_styles_moves_only_the_named_styles_rows(data, checkpoints, tmp_pa
         _cfg(data, tmp_path / "bad", "cin", train_styles=["checks"]).resolved()
 
 
+def test_graft_takes_a_styles_rows_from_a_norms_fine_tune_and_refuses_other_filters(data, checkpoints, tmp_path):
+    """`stylecam graft`: the named style's scales and shifts from the fine-tune, everything else from the
+    base, bit for bit (fp16, like every state); export records where each style came from; a part whose
+    filters moved (an all-weights fine-tune) is refused, as are unknown or repeated styles."""
+    import onnxruntime as ort
+
+    from stylecam.export.train import load_checkpoint
+
+    base = checkpoints["cin"]
+    Trainer(_cfg(data, tmp_path / "tune", "cin", steps=5, train_only="norms", train_styles=["checks"]),
+            device="cpu", resume=str(base)).run()
+    tune = tmp_path / "tune" / "checkpoint.pt"
+    out = tmp_path / "graft.pt"
+    r = _run_cli("graft", str(base), "--take", f"checks={tune}", "-o", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["grafted_from"]["styles"][0]["style"] == "checks"
+    b, t, g = (load_checkpoint(p)["model"] for p in (base, tune, out))
+    norms = [k for k in b if k.endswith((".gamma", ".beta"))]
+    for k in b:
+        if k in norms:
+            assert torch.equal(g[k][0], b[k][0].half()) and torch.equal(g[k][1], t[k][1].half()), k
+        elif b[k].is_floating_point():
+            assert torch.equal(g[k], b[k].half()), k
+    assert any(not torch.equal(g[k][1], b[k][1].half()) for k in norms)  # the style did move
+    onnx = tmp_path / "graft.onnx"
+    assert _run_cli("export", str(out), "-o", str(onnx)).returncode == 0
+    meta = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
+    assert json.loads(meta["stylecam.training"])["grafted_from"]["styles"][0]["checkpoint"] == str(tune)
+    Trainer(_cfg(data, tmp_path / "all", "cin", steps=3), device="cpu", resume=str(base)).run()
+    for argv, needle in ((["--take", f"checks={tmp_path / 'all' / 'checkpoint.pt'}"], "other filters"),
+                         (["--take", f"udnie={tune}"], "not one of"),
+                         (["--take", f"checks={tune}", "--take", f"checks={tune}"], "twice"),
+                         (["--take", f"checks={tune}", "-o", str(tune)], "one of the inputs")):
+        before = tune.read_bytes()
+        r = _run_cli("graft", str(base), *argv, *([] if "-o" in argv else ["-o", str(tmp_path / "x.pt")]))
+        assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert tune.read_bytes() == before and not (tmp_path / "x.pt").exists()
+
+
 @pytest.mark.parametrize("antialias", ["down", "full"])
 def test_antialias_switched_on_by_resume_trains_and_exports(antialias, data, checkpoints, tmp_path):
     """--antialias on --resume of a plain net: the blurs add no weights, so its state loads as it is;
