@@ -131,11 +131,14 @@ def models_missing(models: list[str]) -> bool:
     return bool(missing)
 
 
-def read_clip(path: Path, frames: int, size: tuple[int, int]) -> list[np.ndarray]:
+def read_clip(path: Path, frames: int, size: tuple[int, int], skip: int = 0) -> list[np.ndarray]:
+    """`frames` frames of the clip at `size`, after its first `skip` (a window no choice was made on)."""
     src = VideoSource(str(path))
     out: list[np.ndarray] = []
     try:
-        for f in src:
+        for i, f in enumerate(src):
+            if i < skip:
+                continue
             out.append(fr.resize(f.image, size))
             if len(out) >= frames:
                 break

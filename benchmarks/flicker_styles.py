@@ -1,6 +1,6 @@
 """Raw flicker of every style, not only the first: is each one at or below a baseline's same style?
 
-    python benchmarks/flicker_styles.py --model new.onnx --baseline old.onnx [--frames 40] [--styles a,b] [--json]
+    python benchmarks/flicker_styles.py --model new.onnx --baseline old.onnx [--frames 40] [--skip 0] [--styles a,b] [--json]
 
 flicker_bench.py, flicker_regions.py and the ship script measure style 1 (starry_night) only, so the
 anti-flicker bar ("no worse than the release before on the clips") was only ever checked on one of the
@@ -55,7 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", required=True, help="ONNX model whose styles are judged")
     ap.add_argument("--baseline", default=None, help="ONNX model with the same style names to judge against")
     add_clips_argument(ap)
-    ap.add_argument("--frames", type=int, default=40, help="first N frames of each clip")
+    ap.add_argument("--frames", type=int, default=40, help="first N frames of each clip (after --skip)")
+    ap.add_argument("--skip", type=int, default=0,
+                    help="frames to pass over at each clip's start: a later window confirms a choice of checkpoint "
+                         "made on the first, so the choice is not fitted to one window's noise")
     ap.add_argument("--size", type=frame_size, default="640x360", help="WIDTHxHEIGHT")
     ap.add_argument("--styles", default=None, help="comma list of style names to measure (default: all); a fine-tune "
                                                    "that trained some styles only (train --train-styles) need not re-measure the rest")
@@ -90,14 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     engines = {k: OrtEngine(b, "cpu", threads=args.threads) for k, b in banks.items()}
     per_clip: dict[str, dict[str, list[float]]] = {}
     for clip in clips:
-        frames = read_clip(clip, args.frames, args.size)
+        frames = read_clip(clip, args.frames, args.size, args.skip)
         if len(frames) < 2:
-            print(f"skipping {clip}: fewer than 2 frames", file=sys.stderr)
+            print(f"skipping {clip}: fewer than 2 frames after the first {args.skip}", file=sys.stderr)
             continue
         print(f"{clip.name}: {len(frames)} frames x {len(names)} styles x {len(engines)} models", file=sys.stderr)
         per_clip[clip.name] = style_flicker(frames, engines, order)  # a baseline may list its styles differently
     keys = list(engines)
-    out = {"size": f"{args.size[0]}x{args.size[1]}", "frames": args.frames, "styles": names,
+    out = {"size": f"{args.size[0]}x{args.size[1]}", "frames": args.frames, "skip": args.skip, "styles": names,
            "warp_error_x1e3": per_clip}
     if args.baseline:
         out["verdict"] = verdict(per_clip, keys[0], keys[1], names)

@@ -116,3 +116,16 @@ def test_script_measures_only_the_styles_asked_for(tmp_path, tiny_model):
     r = subprocess.run(cmd + ["--styles", "nope"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [f"--styles names nope, not a style of {model.name} ({', '.join(every['styles'])})"]
+
+
+def test_read_clip_skips_to_a_later_window(tmp_path):
+    """read_clip(skip=): the window a checkpoint choice is confirmed on starts where asked, and a window past
+    the clip's end is empty (the script then says so and measures nothing from it)."""
+    from flicker_bench import read_clip
+
+    clip = make_clip(tmp_path / "clip.mp4", frames=8, size=(64, 48), audio=False)
+    every = read_clip(clip, 8, (64, 48))
+    later = read_clip(clip, 3, (64, 48), skip=4)
+    assert len(later) == 3 and all(np.array_equal(a, b) for a, b in zip(later, every[4:7]))
+    assert not np.array_equal(later[0], every[0])
+    assert read_clip(clip, 3, (64, 48), skip=8) == []
