@@ -19,6 +19,16 @@ from .errors import UserError
 from .nets import full_net_config
 
 
+def checked_out(path: str, inputs: Sequence[str], what: str) -> Path:
+    """The state to write: never one of the inputs (they are not overwritten), in a folder that exists."""
+    out = Path(path)
+    if any(out.resolve() == Path(c).resolve() for c in inputs):
+        raise UserError(f"--out {out} is one of the inputs; write the {what} to a new file")
+    if not out.parent.exists():
+        raise UserError(f"output folder does not exist: {out.parent}; create it first")
+    return out
+
+
 def require_one_net(cks: Sequence[dict], names: Sequence[str], verb: str) -> None:
     """Refuse states of different nets (kind, net options, styles in order): mixing their weights means nothing."""
     first = cks[0]
@@ -77,11 +87,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         from .train import save_atomic, load_checkpoint
 
-        out = Path(args.out)
-        if any(out.resolve() == Path(c).resolve() for c in args.checkpoints):
-            raise UserError(f"--out {out} is one of the inputs; write the average to a new file")
-        if not out.parent.exists():
-            raise UserError(f"output folder does not exist: {out.parent}; create it first")
+        out = checked_out(args.out, args.checkpoints, "average")
         cks = [load_checkpoint(c) for c in args.checkpoints]
         state = average_states(cks, args.weights, args.checkpoints, "stylecam average " + " ".join(argv))
         save_atomic(state, out)

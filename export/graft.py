@@ -12,12 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Sequence
 
 import torch
 
-from .average import require_one_net
+from .average import checked_out, require_one_net
 from .errors import UserError
 
 NORM_SUFFIXES = (".gamma", ".beta")  # the (styles, channels) tables of nets.CondInstanceNorm
@@ -76,11 +75,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         from .train import load_checkpoint, save_atomic
 
-        out = Path(args.out)
-        if any(out.resolve() == Path(c).resolve() for c in [args.base, *(c for _, c in args.take)]):
-            raise UserError(f"--out {out} is one of the inputs; write the graft to a new file")
-        if not out.parent.exists():
-            raise UserError(f"output folder does not exist: {out.parent}; create it first")
+        out = checked_out(args.out, [args.base, *(c for _, c in args.take)], "graft")
         loaded: dict[str, dict] = {}
         for _, c in args.take:
             loaded[c] = loaded.get(c) or load_checkpoint(c)
