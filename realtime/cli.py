@@ -1,4 +1,4 @@
-"""The `stylecam` command line: video, image, styles, info, live; train/export/average/keyframe forwarded.
+"""The `stylecam` command line: video, image, styles, info, live; train/export/average/graft/keyframe forwarded.
 
 Results go to stdout (`--json` where offered), logs and progress to stderr. User
 errors print one line `stylecam: error: ...` and exit 2; Ctrl-C finalises any
