@@ -125,7 +125,7 @@ if [ ! -f "$OUT/release8/checkpoint.pt" ]; then
   stylecam average "$OUT/release7.pt" "$OUT/tune/state.pt" --weights $AVERAGE_WEIGHTS -o "$OUT/release8/checkpoint.pt" >&2
   cp "$OUT/release8/checkpoint.pt" "$STATE"  # the repository's small state is the shipped model's
 fi
-# Candidate r9g (2026-12-03; not shipped: great_wave reads 0.42 at 960x540, over the 0.35 bar):
+# Candidate r9g (2026-12-03; not shipped: at 960x540 only 5 of 12 styles are under the 0.35 bar):
 # r10 (release 8 with more anti-flicker and moving patches), then fine-tunes of the conditional
 # norms alone (--train-only norms) for one group of styles each (--train-styles): a group's rows of
 # the norm tables move and every other style stays bit for bit, so each style is judged, and taken,
