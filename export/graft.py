@@ -39,6 +39,11 @@ def graft_states(base: dict, parts: Sequence[tuple[str, dict, str]], base_name: 
     names = [s.get("name") for s in base.get("styles") or []]
     seen: set[str] = set()
     model = {k: v.to(torch.float16, copy=True) if v.is_floating_point() else v for k, v in base["model"].items()}
+    for path, ck in {path: ck for _, ck, path in parts}.items():  # each checkpoint once, however many styles it gives
+        for k, v in ck["model"].items():
+            if v.is_floating_point() and not k.endswith(NORM_SUFFIXES) and not torch.equal(v.half(), model[k]):
+                raise UserError(f"{path} has other filters than {base_name} ({k}); graft takes styles only from "
+                                f"a --train-only norms fine-tune of it")
     record = []
     for style, ck, path in parts:
         if style not in names:
@@ -46,10 +51,6 @@ def graft_states(base: dict, parts: Sequence[tuple[str, dict, str]], base_name: 
         if style in seen:
             raise UserError(f"graft takes {style} twice; name each style once")
         seen.add(style)
-        for k, v in ck["model"].items():
-            if v.is_floating_point() and not k.endswith(NORM_SUFFIXES) and not torch.equal(v.half(), model[k]):
-                raise UserError(f"{path} has other filters than {base_name} ({k}); graft takes styles only from "
-                                f"a --train-only norms fine-tune of it")
         i = names.index(style)
         for k in model:
             if k.endswith(NORM_SUFFIXES):

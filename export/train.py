@@ -13,6 +13,7 @@ import platform
 import signal
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,14 @@ class TrainConfig:
     train_only: str = "all"                         # norms: only the nets' per-style scales and shifts learn
     train_styles: list[str] = field(default_factory=list)  # cin, norms only: the styles whose crops are drawn; empty: all
 
+    def _require_style_names(self, flag: str, asked: Iterable[str]) -> None:
+        """Options that name styles take the painting's file name without its extension."""
+        names = [Path(st).stem for st in self.styles]
+        bad = [k for k in asked if k not in names]
+        if bad:
+            raise UserError(f"{flag} names {bad[0]}, not one of the styles ({', '.join(names)}); "
+                            f"use a painting's file name without its extension")
+
     def resolved(self) -> "TrainConfig":
         """Fill kind defaults (papers' layers and weights) and validate names."""
         if self.kind not in KINDS:
@@ -156,25 +165,17 @@ class TrainConfig:
         if not 0 < self.temporal_sprite_motion <= 16:
             raise UserError(f"--temporal-sprite-motion must be over 0 and at most 16 px, got {self.temporal_sprite_motion}")
         if self.temporal_style_weights:
-            names = [Path(st).stem for st in self.styles]
-            bad = [k for k in self.temporal_style_weights if k not in names]
             if self.kind != "cin" or not self.temporal_weight:
                 raise UserError("--temporal-style-weights is for cin nets and needs --temporal-weight")
-            if bad:
-                raise UserError(f"--temporal-style-weights names {bad[0]}, not one of the styles ({', '.join(names)}); "
-                                f"use a painting's file name without its extension")
+            self._require_style_names("--temporal-style-weights", self.temporal_style_weights)
             if not all(0 < v <= 100 for v in self.temporal_style_weights.values()):
                 raise UserError(f"--temporal-style-weights must be over 0 and at most 100, got "
                                 f"{self.temporal_style_weights}")
         if self.train_styles:
-            names = [Path(st).stem for st in self.styles]
-            bad = [k for k in self.train_styles if k not in names]
             if self.kind != "cin" or self.train_only != "norms":
                 raise UserError("--train-styles is for cin nets with --train-only norms (so the other styles keep "
                                 "their weights exactly)")
-            if bad:
-                raise UserError(f"--train-styles names {bad[0]}, not one of the styles ({', '.join(names)}); "
-                                f"use a painting's file name without its extension")
+            self._require_style_names("--train-styles", self.train_styles)
         if self.swd_weight < 0 or (self.swd_weight > 0 and self.kind == "adain") or self.swd_samples < 16:
             raise UserError("--swd-weight must be >= 0 and is for feedforward/cin nets (not adain); --swd-samples >= 16")
         if not 0.25 <= self.style_scale <= 1 or (self.style_scale != 1 and self.kind == "adain"):
@@ -431,9 +432,9 @@ class Trainer:
         """The style indices crops are drawn from. With --train-styles and norms only, the other styles'
         rows of the norm tables get no gradient, and a fresh Adam leaves a zero-gradient row exactly
         where it was: those styles stay bit-identical, so one style's fine-tune cannot cost another."""
-        names = [m["name"] for m in self.style_meta]
         if not self.cfg.train_styles:
             return np.arange(self.net.n_styles)
+        names = [m["name"] for m in self.style_meta]
         return np.array([names.index(k) for k in self.cfg.train_styles])
 
     def train_step(self) -> dict[str, float]:

@@ -58,11 +58,14 @@ train() {
     --checkpoint-every 250 --checkpoint-minutes 10 --sample-every 500 --seed 1 \
     --threads "$THREADS" --device "$DEVICE" --precision "$PRECISION" $(minutes_left) "${resume[@]}" --json "$@"
 }
+stop_if_early() {  # after a train call: a run stopped by MAX_MINUTES/DEADLINE ends the script, to be run again
+  if grep -q '"stopped_early": true' <<<"$summary"; then
+    echo "stopped early in $1; run this script again to continue" >&2
+    exit 0
+  fi
+}
 summary=$(train --steps "$STAGE1_STEPS" --image-size 128 --content-size 200 --batch 8)
-if grep -q '"stopped_early": true' <<<"$summary"; then
-  echo "stage 1 stopped early; run this script again to continue" >&2
-  exit 0
-fi
+stop_if_early "stage 1"
 # Stage 2, phase by phase: "end step:anti-flicker weight[:option=value,...]", the options passed on as
 # --option value (train --help); a list value is written with ';' (swd-layers=relu2_1;relu3_1). Release 3 was made by the first three: 1e7 to step 4,342 (release
 # 2), 3e7 to 5,268 (flicker fell below release 1's but the styles weakened: great_wave 0.37 > the
@@ -90,10 +93,7 @@ stage2() {  # "end step:anti-flicker weight[:option=value,...]": one stage-2 pha
 for phase in $PHASES; do
   summary=$(stage2 "$phase")
   echo "$summary"
-  if grep -q '"stopped_early": true' <<<"$summary"; then
-    echo "stopped early at a phase of stage 2; run this script again to continue" >&2
-    exit 0
-  fi
+  stop_if_early "a phase of stage 2"
 done
 # Release 8 (2026-11-27): candidate d, release 7 fine-tuned from its weights alone (Adam afresh, as
 # `gpu_train.sh cpu-tier-tune` did on a lent H100, on DATA=.gpu/data) to TUNE_STEPS at TUNE_PHASE,
@@ -117,10 +117,7 @@ if [ ! -f "$OUT/release8/checkpoint.pt" ]; then
   [ -f "$OUT/tune/checkpoint.pt" ] || [ -f "$OUT/tune/state.pt" ] || cp "$OUT/release7.pt" "$OUT/tune/state.pt"
   summary=$(OUT=$OUT/tune; STATE=$OUT/state.pt; stage2 "$TUNE_STEPS:$TUNE_PHASE")
   echo "$summary"
-  if grep -q '"stopped_early": true' <<<"$summary"; then
-    echo "stopped early in release 8's fine-tune; run this script again to continue" >&2
-    exit 0
-  fi
+  stop_if_early "release 8's fine-tune"
   # shellcheck disable=SC2086
   stylecam average "$OUT/release7.pt" "$OUT/tune/state.pt" --weights $AVERAGE_WEIGHTS -o "$OUT/release8/checkpoint.pt" >&2
   cp "$OUT/release8/checkpoint.pt" "$STATE"  # the repository's small state is the shipped model's
@@ -145,20 +142,14 @@ TUNES=${TUNES:-"steady flicker texture"}
 mkdir -p "$OUT/r10" "$OUT/release9"
 [ -f "$OUT/r10/checkpoint.pt" ] || [ -f "$OUT/r10/state.pt" ] || cp "$OUT/release8/checkpoint.pt" "$OUT/r10/state.pt"
 summary=$(OUT=$OUT/r10; STATE=$OUT/state.pt; stage2 "$R10_PHASE")
-if grep -q '"stopped_early": true' <<<"$summary"; then
-  echo "stopped early in release 9's r10; run this script again to continue" >&2
-  exit 0
-fi
+stop_if_early "r9g's r10"
 for tune in $TUNES; do
   phases=TUNE_$tune
   mkdir -p "$OUT/$tune"
   [ -f "$OUT/$tune/checkpoint.pt" ] || [ -f "$OUT/$tune/state.pt" ] || cp "$OUT/r10/checkpoint.pt" "$OUT/$tune/state.pt"
   for phase in ${!phases}; do
     summary=$(OUT=$OUT/$tune; STATE=$OUT/state.pt; stage2 "$phase")
-    if grep -q '"stopped_early": true' <<<"$summary"; then
-      echo "stopped early in release 9's $tune tune; run this script again to continue" >&2
-      exit 0
-    fi
+    stop_if_early "r9g's $tune tune"
     end=${phase%%:*}
     [ -f "$OUT/$tune/at-$end.pt" ] || cp "$OUT/$tune/checkpoint.pt" "$OUT/$tune/at-$end.pt"  # each phase's end, kept
   done
