@@ -170,7 +170,7 @@ for take in $TAKES; do
   if [ -n "$share" ]; then  # release 8's rows (or the tune's at step WITH) and the state's, SHARE the state's part
     other=$R8
     [ -n "$with" ] && other=$OUT/$tune/at-$with.pt
-    mix=$R9/$tune-$end-$share.pt
+    mix=$R9/$tune-$end-$share${with:+-with-$with}.pt
     stylecam average "$other" "$src" --weights "$(awk -v s="$share" 'BEGIN{print 1 - s}')" "$share" -o "$mix" >&2
     src=$mix
   fi
