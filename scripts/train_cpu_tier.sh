@@ -123,23 +123,23 @@ if [ ! -f "$OUT/release8/checkpoint.pt" ]; then
   cp "$OUT/release8/checkpoint.pt" "$STATE"  # the repository's small state is the shipped model's
 fi
 # Candidate r9h (2026-12-03; not shipped: on 8 photos, 4 styles over the 0.35 bar at 960x540):
-# release 8, then fine-tunes of its conditional norms alone (--train-only
-# norms) for one group of styles each (--train-styles), with more anti-flicker on moving patches
-# (temporal-moving-sprites=3): a group's rows of the norm tables move and every other style stays
-# bit for bit, so each style is judged, and taken, on its own (`stylecam graft`). Each group's
-# anti-flicker weight follows how far its styles flickered past release 1 on a later window of the
-# clips (frames 200-279): 2x release 8's tune for starry_night and water_lilies (1.05-1.06x), 3x for
-# the middle group (1.17-1.34x), 4x, then 8x for udnie and yellow_red_blue (1.39-1.54x). Release 8's
-# filters redraw more texture than r10's, so every group needed more than from r10 (candidate r9g,
-# commit 38b0a92, whose filters lose texture at 960x540). TAKES says where each tuned style comes
-# from, as STYLE=TUNE:STEP[:SHARE[:WITH]]: the tune's state at the end of its phase ending at STEP,
-# or, with SHARE, a mix of that state's rows (SHARE of them) and release 8's (or, with WITH, those of
-# the same tune at step WITH), where the state alone went too flat for the texture bar at 960x540
-# (scored on 6 photos):
-# an interpolation like the runtime's morphs. Styles not taken stay release
-# 8's: composition_vii, shipwreck_of_the_minotaur and mondrian_composition, steady already, and
-# starry_night, whose mild tune flickered more on the people clip's later window (1.10x, release 8
-# 1.06x). Opt-in (RELEASE9=1); writes $OUT/release9/checkpoint.pt (state/cpu-tier-graft.pt), not $STATE.
+# release 8, then fine-tunes of its conditional norms alone (--train-only norms) for one group of
+# styles each (--train-styles), with more anti-flicker on moving patches (temporal-moving-sprites=3):
+# a group's rows of the norm tables move and every other style stays bit for bit, so each style is
+# judged, and taken, on its own (`stylecam graft`). Each group's anti-flicker weight follows how far
+# its styles flickered past release 1 on a later window of the clips (frames 200-279): 2x release 8's
+# tune for starry_night and water_lilies (1.05-1.06x), 3x for the middle group (1.17-1.34x), 4x, then
+# 8x for udnie and yellow_red_blue (1.39-1.54x). Release 8's filters redraw more texture than r10's,
+# so every group needed more than from r10 (candidate r9g, whose filters lose texture at 960x540;
+# `git show a732197:scripts/train_cpu_tier.sh` has its block). TAKES says where each tuned style
+# comes from, as STYLE=TUNE:STEP[:SHARE[:WITH]]: the tune's state at the end of its phase ending at
+# STEP, or, with SHARE, a mix of that state's rows (SHARE of them) and release 8's (or, with WITH,
+# those of the same tune at step WITH), an interpolation like the runtime's morphs, where the state
+# alone went too flat for the texture bar at 960x540 (scored on 6 photos). Styles not taken stay
+# release 8's: composition_vii, shipwreck_of_the_minotaur and mondrian_composition, steady already,
+# and starry_night, whose mild tune flickered more on the people clip's later window (1.10x, release
+# 8 1.06x). Opt-in (RELEASE9=1); writes $OUT/release9/checkpoint.pt (state/cpu-tier-graft.pt), not
+# $STATE.
 [ "${RELEASE9:-0}" = 1 ] || exit 0
 N9="temporal-noise=0.08,padding=zeros,swd-weight=1e6,content-weight=2.0,temporal-moving-sprites=3,train-only=norms,checkpoint-every=100,style-weight=2.2e-6"
 TUNE_mild=${TUNE_mild:-"20100:6e8:$N9,train-styles=starry_night;water_lilies"}
