@@ -90,6 +90,17 @@ stage2() {  # "end step:anti-flicker weight[:option=value,...]": one stage-2 pha
   for opt in ${opts//,/ }; do v=${opt#*=}; extra+=("--${opt%%=*}" "${v//;/,}"); done
   train --steps "$end" --image-size 256 --content-size 400 --batch 4 --temporal-weight "$weight" "${extra[@]}"
 }
+fine_tune() {  # DIR FROM LABEL PHASE...: stage-2 phases in their own run folder $OUT/DIR, started
+  # from the state FROM (weights only, Adam afresh) unless DIR holds a run already; $summary is the last phase's
+  local dir=$OUT/$1 from=$2 label=$3 phase
+  shift 3
+  mkdir -p "$dir"
+  [ -f "$dir/checkpoint.pt" ] || [ -f "$dir/state.pt" ] || cp "$from" "$dir/state.pt"
+  for phase in "$@"; do
+    summary=$(OUT=$dir; STATE=$dir/state.pt; stage2 "$phase")
+    stop_if_early "$label"
+  done
+}
 for phase in $PHASES; do
   summary=$(stage2 "$phase")
   echo "$summary"
@@ -112,12 +123,10 @@ if [ ! -f "$OUT/release8/checkpoint.pt" ]; then
     echo "the run is at step $step, not release 7's $STEPS: $STATE is already past it (release 8's average?)" >&2
     exit 0
   fi
-  mkdir -p "$OUT/tune" "$OUT/release8"
+  mkdir -p "$OUT/release8"
   [ -f "$OUT/release7.pt" ] || cp "$STATE" "$OUT/release7.pt"  # the tune's start and the average's first part
-  [ -f "$OUT/tune/checkpoint.pt" ] || [ -f "$OUT/tune/state.pt" ] || cp "$OUT/release7.pt" "$OUT/tune/state.pt"
-  summary=$(OUT=$OUT/tune; STATE=$OUT/state.pt; stage2 "$TUNE_STEPS:$TUNE_PHASE")
+  fine_tune tune "$OUT/release7.pt" "release 8's fine-tune" "$TUNE_STEPS:$TUNE_PHASE"
   echo "$summary"
-  stop_if_early "release 8's fine-tune"
   # shellcheck disable=SC2086
   stylecam average "$OUT/release7.pt" "$OUT/tune/state.pt" --weights $AVERAGE_WEIGHTS -o "$OUT/release8/checkpoint.pt" >&2
   cp "$OUT/release8/checkpoint.pt" "$STATE"  # the repository's small state is the shipped model's
@@ -127,21 +136,17 @@ fi
 # flickered past release 1 (temporal-style-weights), with more Gram and SWD weight to hold texture.
 # Phase 1 (w2): 6e8 base, udnie and yellow_red_blue x4, the_scream x2, the_kiss, woman_with_a_hat,
 # grande_jatte and great_wave x1.5, Gram 3e-6, SWD 1.5e6: 10 of 12 styles steady, but great_wave
-# 0.402 at 960x540 (8 photos). Phase 2 (from phase 1's checkpoint, Adam kept) re-weighs each style by
-# phase 1's result (w5's factors): more for those still over release 1, less for great_wave. The norms-only tunes
-# of candidate r9h (`git show 6900a89:scripts/train_cpu_tier.sh` keeps that block) steadied styles
-# one by one but could not hold texture at 960x540; here the filters move too. Opt-in (RELEASE9=1);
-# writes $OUT/release9/checkpoint.pt (state/cpu-tier-whole.pt), not $STATE.
+# 0.402 at 960x540 (8 photos). Phase 2 (from phase 1's checkpoint, Adam kept) re-weighs each style
+# by phase 1's result (w5's factors): more for those still over release 1, less for great_wave. The
+# norms-only tunes of candidate r9h (`git show 6900a89:scripts/train_cpu_tier.sh` keeps that block)
+# steadied styles one by one but could not hold texture at 960x540; here the filters move too.
+# Opt-in (RELEASE9=1); writes $OUT/release9/checkpoint.pt (state/cpu-tier-whole.pt), not $STATE.
 [ "${RELEASE9:-0}" = 1 ] || exit 0
 W9="temporal-noise=0.08,padding=zeros,content-weight=2.0,temporal-moving-sprites=3,checkpoint-every=100,style-weight=3e-6,swd-weight=1.5e6"
 W9_1=${W9_1:-"udnie=4;yellow_red_blue=4;the_scream=2;the_kiss=1.5;woman_with_a_hat=1.5;grande_jatte=1.5;great_wave=1.5"}
 W9_2=${W9_2:-"starry_night=1.6;udnie=6;yellow_red_blue=5;grande_jatte=2;water_lilies=1.2;the_scream=2;the_kiss=1.5;woman_with_a_hat=1.5;great_wave=0.8"}
 W9_PHASES=${W9_PHASES:-"20100:6e8:$W9,temporal-style-weights=$W9_1 20300:6e8:$W9,temporal-style-weights=$W9_2"}
-R9=$OUT/release9
-mkdir -p "$R9" "$OUT/whole"
-[ -f "$OUT/whole/checkpoint.pt" ] || [ -f "$OUT/whole/state.pt" ] || cp "$OUT/release8/checkpoint.pt" "$OUT/whole/state.pt"
-for phase in $W9_PHASES; do
-  summary=$(OUT=$OUT/whole; STATE=$OUT/state.pt; stage2 "$phase")
-  stop_if_early "r9w's whole-net tune"
-done
-cp "$OUT/whole/checkpoint.pt" "$R9/checkpoint.pt"
+# shellcheck disable=SC2086
+fine_tune whole "$OUT/release8/checkpoint.pt" "r9w's whole-net tune" $W9_PHASES
+mkdir -p "$OUT/release9"
+cp "$OUT/whole/checkpoint.pt" "$OUT/release9/checkpoint.pt"
