@@ -324,6 +324,31 @@ def load_deeper(net: TransformerNet, weights: dict[str, torch.Tensor]) -> int:
     return gained
 
 
+def load_wider(net: TransformerNet, weights: dict[str, torch.Tensor]) -> int:
+    """Load a trained net into `net`, the same net with more channels, and return how many parameters it gains.
+
+    The trained filters fill the leading channels; every gained channel is computed as a fresh net's
+    would be, but whatever reads it starts at zero (the input-channel slices a conv gained), so the
+    wider net computes exactly what the trained one did. Gradients reach those zeros from the first
+    step, and training recruits the new channels instead of starting over (capacity at 1/4 resolution,
+    where the CPU tier's channels cost least, without hours of training from scratch)."""
+    own = net.state_dict()
+    if set(own) != set(weights):
+        raise ValueError(f"the weights differ from the net beyond its widths: {sorted(set(own) ^ set(weights))[:3]}")
+    for k, w in weights.items():
+        if w.dim() != own[k].dim() or any(a > b for a, b in zip(w.shape, own[k].shape)):
+            raise ValueError(f"{k} is {tuple(w.shape)} in the weights, {tuple(own[k].shape)} in the net: "
+                             "only a wider net can take them")
+    with torch.no_grad():
+        for k, w in weights.items():
+            t = own[k]
+            if k.endswith("conv.weight") and t.shape[1] > w.shape[1]:
+                t[:, w.shape[1]:] = 0  # what reads a gained channel starts at zero
+            t[tuple(slice(0, n) for n in w.shape)] = w
+    net.load_state_dict(own)
+    return sum(own[k].numel() - w.numel() for k, w in weights.items())
+
+
 def phase_average(weights: dict[str, torch.Tensor], cfg: NetConfig) -> dict[str, torch.Tensor]:
     """A depth-to-space fast net's weights for the same net with `upsample="bilinear"`.
 

@@ -33,7 +33,7 @@ from .errors import UserError
 from .gatys import resize_long
 from .net_options import TRAIN_ONLY
 from .nets import (ADAIN_LAYER, AdaINNet, CondInstanceNorm, NetConfig, TransformerNet, adain, load_deeper,
-                   phase_average)
+                   load_wider, phase_average)
 from .vgg import LAYER_NAMES, VGG19Features, canonical
 
 KINDS = ("feedforward", "cin", "adain")
@@ -490,6 +490,9 @@ class Trainer:
         target = self.net.decoder if self.cfg.kind == "adain" else self.net
         old_blocks = ck.get("net_config", {}).get("n_res")
         grow = self.cfg.kind != "adain" and old_blocks is not None and old_blocks < self.net.cfg.n_res
+        old_widths = ck.get("net_config", {}).get("widths") or []
+        widen = (self.cfg.kind != "adain" and not grow and len(old_widths) == len(self.net.cfg.widths) > 0
+                 and old_widths != self.net.cfg.widths)
         old_up = ck.get("net_config", {}).get("upsample", "shuffle")
         new_up = old_up if self.cfg.kind == "adain" else self.net.cfg.upsample
         if old_up != new_up and not (old_up == "shuffle" and new_up == "bilinear"):
@@ -500,6 +503,11 @@ class Trainer:
                 gained = load_deeper(self.net, fp32_weights(ck))
                 print(f"{path} has {old_blocks} residual blocks, this net {self.net.cfg.n_res}: the {gained} new ones "
                       "start as the identity; the optimiser starts afresh", file=sys.stderr)
+            elif widen:  # a wider net resumed from a narrower one (--widths raised)
+                gained = load_wider(self.net, fp32_weights(ck))
+                print(f"{path} has widths {','.join(map(str, old_widths))}, this net "
+                      f"{','.join(map(str, self.net.cfg.widths))}: {gained} new parameters, read by zeros at first "
+                      "(the same output); the optimiser starts afresh", file=sys.stderr)
             elif old_up != new_up:
                 target.load_state_dict(phase_average(fp32_weights(ck), self.net.cfg))
                 print(f"{path} has a depth-to-space decoder, this net a bilinear one: its sub-pixel filters start "

@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--res-blocks", type=int, default=None,
                            help="residual blocks (johnson 5, fast 4); raised on --resume, the new ones start as the identity")
             q.add_argument("--widths", type=lambda s: [int(x) for x in _csv(s)], default=None,
-                           help="fast arch channels at 1/2 and 1/4 resolution, e.g. 16,48")
+                           help="fast arch channels at 1/2 and 1/4 resolution, e.g. 16,48; raised on --resume, the new channels "
+                                "start unread (the same output) and training recruits them")
             q.add_argument("--subpixel-up", action="store_true",
                            help="fast arch: 1/4 -> 1/2 resolution by a 1x1 conv + depth-to-space (cheaper at run time)")
             q.add_argument("--padding", default="reflect", choices=PADDINGS,

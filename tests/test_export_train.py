@@ -496,6 +496,35 @@ def test_deeper_net_resumes_from_a_shallower_one_unchanged_then_trains(data, che
         Trainer(cfg, device="cpu", resume=str(checkpoints["cin"]))
 
 
+def test_wider_net_resumes_from_a_narrower_one_unchanged_then_recruits_the_new_channels(data, checkpoints, tmp_path):
+    """--widths raised on --resume: the trained filters fill the leading channels and whatever reads a new
+    channel starts at zero (the same output as the narrower net); training then moves those zeros, and
+    the checkpoint is the wider net, which resumes as itself. A narrower net is refused."""
+    from stylecam.export.train import build_from_checkpoint, load_checkpoint
+
+    cfg = _cfg(data, tmp_path / "wide", "cin", steps=4)
+    cfg.net = {**cfg.net, "widths": [10, 24]}
+    tr = Trainer(cfg, device="cpu", resume=str(checkpoints["cin"]))
+    narrow = build_from_checkpoint(load_checkpoint(checkpoints["cin"]))
+    x, w = torch.rand(2, 3, 32, 40), torch.tensor([[1.0, 0.0], [0.3, 0.7]])
+    with torch.no_grad():
+        assert tr.net.down[1].conv.weight.shape[0] == 24 and narrow.down[1].conv.weight.shape[0] == 16
+        assert torch.equal(tr.net.eval()(x, w), narrow(x, w))
+        assert float(tr.net.up[0].conv.weight[:, 16:].abs().max()) == 0  # the new channels are not read yet
+        assert float(tr.net.down[1].conv.weight[16:].abs().max()) > 0  # but they are computed
+    assert tr.step == 2 and tr.run()["step"] == 4
+    ck = load_checkpoint(tmp_path / "wide" / "checkpoint.pt")
+    assert ck["net_config"]["widths"] == [10, 24]
+    assert float(ck["model"]["up.0.conv.weight"][:, 16:].abs().max()) > 0  # now they are
+    assert float(ck["model"]["up.1.conv.weight"][:, 8:].abs().max()) > 0
+    cfg.steps = 5
+    assert Trainer(cfg, device="cpu", resume=str(tmp_path / "wide" / "checkpoint.pt")).run()["step"] == 5
+    narrower = _cfg(data, tmp_path / "narrow", "cin", steps=4)
+    narrower.net = {**narrower.net, "widths": [8, 12]}
+    with pytest.raises(UserError, match="does not match this model's shape"):
+        Trainer(narrower, device="cpu", resume=str(checkpoints["cin"]))
+
+
 def test_train_only_norms_moves_the_style_scales_and_shifts_and_not_the_filters(data, checkpoints, tmp_path):
     """--train-only norms from a full run's checkpoint: its optimiser (other parameters) is not loaded, every
     conv keeps its weights, the norms' gamma/beta move, and the mode is checked against the net kind."""
