@@ -15,7 +15,7 @@ from typing import Sequence
 
 import torch
 
-from .errors import UserError
+from .errors import EXIT_USER, UserError
 from .nets import full_net_config
 
 
@@ -93,7 +93,7 @@ def main(argv: Sequence[str]) -> int:
         save_atomic(state, out)
     except UserError as e:
         print(f"stylecam: error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_USER
     summary = {"out": str(out), "step": state["step"], "averaged_from": state["averaged_from"]}
     print(json.dumps(summary) if args.json else str(out))
     return 0

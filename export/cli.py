@@ -11,6 +11,8 @@ from typing import Sequence
 
 from stylecam.commands import TRAIN_COMMANDS as COMMANDS
 
+from .errors import EXIT_USER
+
 
 def usage() -> str:
     lines = ["usage: stylecam {" + ",".join(COMMANDS) + "} ...", ""]
@@ -23,10 +25,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(usage(), file=sys.stderr if not argv else sys.stdout)
-        return 2 if not argv else 0
+        return EXIT_USER if not argv else 0
     if argv[0] not in COMMANDS:
         print(f"stylecam: error: unknown command {argv[0]!r}; choose from {', '.join(COMMANDS)}", file=sys.stderr)
-        return 2
+        return EXIT_USER
     module = importlib.import_module(COMMANDS[argv[0]][0])
     return int(module.main(argv[1:]) or 0)
 

@@ -17,7 +17,7 @@ from typing import Sequence
 import torch
 
 from .average import checked_out, require_one_net
-from .errors import UserError
+from .errors import EXIT_USER, UserError
 
 NORM_SUFFIXES = (".gamma", ".beta")  # the (styles, channels) tables of nets.CondInstanceNorm
 
@@ -85,7 +85,7 @@ def main(argv: Sequence[str]) -> int:
         save_atomic(state, out)
     except UserError as e:
         print(f"stylecam: error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_USER
     summary = {"out": str(out), "step": state["step"], "grafted_from": state["grafted_from"]}
     print(json.dumps(summary) if args.json else str(out))
     return 0

@@ -24,7 +24,7 @@ from stylecam.realtime.files import write_atomic
 from stylecam.realtime.sources import IMAGE_SUFFIXES
 
 from .data import read_image, to_tensor, to_uint8
-from .errors import UserError
+from .errors import EXIT_INTERRUPTED, EXIT_USER, UserError
 from .gatys import (COLOR_SPACES, HIST_METHODS, OPTIMIZERS, PRESERVE_COLOR, GatysConfig, GatysResult, Style,
                     fine_coarse_styles, stylize)
 from .losses import CONTENT_LAYERS, STYLE_LAYERS_GRAM
@@ -32,7 +32,6 @@ from .vgg import canonical
 
 VIDEO_EXTS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
 INDEX_NAME = "keyframes.json"
-EXIT_USER, EXIT_INTERRUPTED = 2, 130
 
 
 # ---------------------------------------------------------------- image files

@@ -24,7 +24,7 @@ from stylecam.realtime.files import write_atomic
 from stylecam.realtime.modelfile import (  # the runtime owns the format
     FORMAT_VERSION, TILE_INPUTS, TILE_OUTPUT, parse_metadata, tile_feeds)
 
-from .errors import UserError
+from .errors import EXIT_USER, UserError
 from .lean_graph import lean
 from .nets import NormTap, set_norm_tap
 
@@ -428,7 +428,7 @@ def main(argv: Sequence[str]) -> int:
             report = export_transformer(ck, net, out, name, args.fp16, quality)
     except UserError as e:
         print(f"stylecam: error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_USER
     except ExportCheckFailed as e:
         print(f"stylecam: export check failed: {e}", file=sys.stderr)
         return 1

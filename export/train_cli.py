@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Sequence
 
-from .errors import UserError
+from .errors import EXIT_USER, UserError
 from .net_options import ANTIALIAS, ARCHS, PADDINGS, TRAIN_ONLY, UPSAMPLES
 
 
@@ -211,7 +211,7 @@ def main(argv: Sequence[str]) -> int:
         summary = trainer.run(max_minutes=args.max_minutes)
     except UserError as e:
         print(f"stylecam: error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_USER
     if args.json:
         print(json.dumps(summary))
     else:

@@ -20,7 +20,7 @@ from typing import Any
 from stylecam.commands import TRAIN_COMMANDS
 
 from .devices import DEVICES
-from .errors import UserError
+from .errors import EXIT_INTERRUPTED, EXIT_PIPE, EXIT_TRUNCATED, EXIT_USER, UserError
 from .settings import STABILIZE_STRENGTH
 from .signals import StopOnSignals
 
@@ -28,10 +28,6 @@ log = logging.getLogger("stylecam")
 
 # Torch-side commands, forwarded to stylecam.export.cli (not imported here: the runtime stays torch-free).
 EXPORT_COMMANDS = {name: f"{text} (needs stylecam[train])" for name, (_, text) in TRAIN_COMMANDS.items()}
-# Exit codes (README, "Exit codes"): 0 done; 1 a bug (traceback); 2 a user error (one line);
-# 3 done, but the input ended early (a truncated or damaged file: the output holds what decoded);
-# 128 + signal when stopped (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP) with a playable .partial output.
-EXIT_USER, EXIT_TRUNCATED, EXIT_INTERRUPTED, EXIT_PIPE = 2, 3, 130, 141  # 141: as a shell reports SIGPIPE
 
 
 _DISK_ERRORS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
