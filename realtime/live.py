@@ -229,6 +229,7 @@ class Hardware:
 def _checked_sizes(args: argparse.Namespace) -> tuple[tuple[int, int], tuple[int, int]]:
     """(working size, camera size); every option checked before a camera or window opens."""
     from . import frames as fr
+    from .sinks import VIDEO_SUFFIXES
 
     if args.no_window and not (args.vcam or args.record):
         raise UserError("--no-window leaves the frames nowhere to go; add --vcam or --record out.mp4")
@@ -242,8 +243,8 @@ def _checked_sizes(args: argparse.Namespace) -> tuple[tuple[int, int], tuple[int
     cam_size = fr.parse_size(args.camera_size)
     if not isinstance(size, tuple) or not isinstance(cam_size, tuple):
         raise UserError("--size and --camera-size take WIDTHxHEIGHT, e.g. --size 640x360")
-    if args.record and Path(args.record).suffix.lower() not in (".mp4", ".mkv", ".mov", ".webm"):
-        raise UserError(f"cannot tell the video format of {args.record}; end it with .mp4, .mkv, .mov or .webm")
+    if args.record and Path(args.record).suffix.lower() not in VIDEO_SUFFIXES:
+        raise UserError(f"cannot tell the video format of {args.record}; end it with {' / '.join(VIDEO_SUFFIXES)}")
     return size, cam_size
 
 

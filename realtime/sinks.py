@@ -22,6 +22,8 @@ from .files import temp_path, write_atomic
 from .frames import Size, resize, rgb_to_bgr
 from .sources import IMAGE_SUFFIXES, Frame
 
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm")  # the containers a video output may be; .webm gets VP9
+
 log = logging.getLogger("stylecam")
 
 
@@ -119,7 +121,7 @@ class VideoFileSink:
         except (av.FFmpegError, ValueError) as e:
             self.tmp.unlink(missing_ok=True)
             self.lock.release()
-            raise UserError(f"cannot write {self.path.name} ({e}); use a .mp4, .mkv, .mov or .webm output") from None
+            raise UserError(f"cannot write {self.path.name} ({e}); name it {' / '.join(VIDEO_SUFFIXES)}") from None
         self.stream: Any = None
         self._ain: Any = None
         self._astream: Any = None
