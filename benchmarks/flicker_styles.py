@@ -1,13 +1,16 @@
 """Raw flicker of every style, not only the first: is each one at or below a baseline's same style?
 
     python benchmarks/flicker_styles.py --model new.onnx --baseline old.onnx [--frames 40] [--skip 0] [--styles a,b] [--json]
+    python benchmarks/flicker_styles.py --model a.onnx b.onnx c.onnx --baseline old.onnx   (candidates side by side)
 
 flicker_bench.py, flicker_regions.py and the ship script measure style 1 (starry_night) only, so the
 anti-flicker bar ("no worse than the release before on the clips") was only ever checked on one of the
 twelve styles. Here every style of each model runs on each clip's first --frames frames at --size, raw
 (no stabilizer), and the warping error of each (Lai et al. 2018, realtime/temporal.py, x1e3) is measured
 with one flow per pair of input frames for all of them. The verdict counts the styles of --model at or
-below --baseline's same-named style on every clip.
+below --baseline's same-named style on every clip. Several --model files are judged in one run (a
+verdict each, under "verdicts"; "verdict" is the first's): the accurate flow costs more than a small
+net, so candidates measured together cost little more than one, and all see the same flow.
 """
 from __future__ import annotations
 
@@ -52,7 +55,7 @@ def verdict(per_clip: Mapping[str, Mapping[str, list[float]]], model: str, basel
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True, help="ONNX model whose styles are judged")
+    ap.add_argument("--model", required=True, nargs="+", help="ONNX model(s) whose styles are judged")
     ap.add_argument("--baseline", default=None, help="ONNX model with the same style names to judge against")
     add_clips_argument(ap)
     ap.add_argument("--frames", type=int, default=40, help="first N frames of each clip (after --skip)")
@@ -65,20 +68,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    paths = [args.model] + ([args.baseline] if args.baseline else [])
+    paths = args.model + ([args.baseline] if args.baseline else [])
     clips = given_or_shared_clips(args.clips)
     if not clips or models_missing(paths):
         return 2
     banks = {Path(p).name: StyleBank([p]) for p in paths}
     if len(banks) < len(paths):
-        print("--model and --baseline have the same file name; copy one under another name", file=sys.stderr)
+        print("two of --model and --baseline have the same file name; copy one under another name", file=sys.stderr)
         return 2
-    names = [s.name for s in banks[Path(args.model).name].styles]
+    first = Path(args.model[0]).name
+    names = [s.name for s in banks[first].styles]
     if args.styles:
         asked = [n.strip() for n in args.styles.split(",") if n.strip()]
         unknown = [n for n in asked if n not in names]
         if unknown:
-            print(f"--styles names {unknown[0]}, not a style of {Path(args.model).name} ({', '.join(names)})",
+            print(f"--styles names {unknown[0]}, not a style of {first} ({', '.join(names)})",
                   file=sys.stderr)
             return 2
         names = [n for n in names if n in asked]
@@ -103,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     out = {"size": f"{args.size[0]}x{args.size[1]}", "frames": args.frames, "skip": args.skip, "styles": names,
            "warp_error_x1e3": per_clip}
     if args.baseline:
-        out["verdict"] = verdict(per_clip, keys[0], keys[1], names)
+        base = keys[-1]
+        out["verdicts"] = {k: verdict(per_clip, k, base, names) for k in keys[:-1]}
+        out["verdict"] = out["verdicts"][keys[0]]
     if args.json:
         print(json.dumps(out, indent=1))
         return 0
@@ -111,9 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'style':<28}" + "".join(f"{c[:22]:>24}" for c in per_clip))
     for i, n in enumerate(names):
         print(f"{n:<28}" + "".join(f"{' / '.join(f'{v[k][i]:.3f}' for k in keys):>24}" for v in per_clip.values()))
-    if args.baseline:
-        v = out["verdict"]
-        print(f"{keys[0]} at or below {keys[1]} on every clip: {len(v['at_or_below_on_every_clip'])} of {len(names)} "
+    for k, v in out.get("verdicts", {}).items():
+        print(f"{k} at or below {keys[-1]} on every clip: {len(v['at_or_below_on_every_clip'])} of {len(names)} "
               f"styles; over on some clip: {v['over_on_some_clip'] or 'none'}")
     return 0
 

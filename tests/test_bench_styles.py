@@ -74,6 +74,27 @@ def test_script_finds_the_flickering_model_over_a_steady_baseline(tmp_path):
     assert json.loads(r.stdout)["verdict"]["at_or_below_on_every_clip"] == ["stand-in"]
 
 
+def test_several_models_are_judged_against_one_baseline_in_one_run(tmp_path):
+    """Candidates side by side: each gets its own verdict against the baseline, on the same flow."""
+    flicker = build_standin_model(tmp_path / "flicker.onnx")
+    steady = build_standin_model(tmp_path / "steady.onnx", amp=0.0)
+    mid = build_standin_model(tmp_path / "mid.onnx", amp=0.02)
+    clip = make_clip(tmp_path / "clip.mp4", frames=6, size=(64, 48), audio=False)
+    cmd = [sys.executable, str(BENCH / "flicker_styles.py"), "--clips", str(clip), "--size", "64x48", "--frames", "6",
+           "--threads", "1", "--model", str(flicker), str(steady), "--baseline", str(mid)]
+    r = subprocess.run(cmd + ["--json"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert list(out["warp_error_x1e3"]["clip.mp4"]) == ["flicker.onnx", "steady.onnx", "mid.onnx"]
+    assert list(out["verdicts"]) == ["flicker.onnx", "steady.onnx"]
+    assert out["verdicts"]["flicker.onnx"]["over_on_some_clip"].keys() == {"stand-in"}
+    assert out["verdicts"]["steady.onnx"]["at_or_below_on_every_clip"] == ["stand-in"]
+    assert out["verdict"] == out["verdicts"]["flicker.onnx"]
+    text = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True).stdout
+    assert "flicker.onnx at or below mid.onnx on every clip: 0 of 1" in text
+    assert "steady.onnx at or below mid.onnx on every clip: 1 of 1" in text
+
+
 def test_script_refuses_a_baseline_without_the_models_styles_in_one_line(tmp_path, tiny_model):
     model = build_standin_model(tmp_path / "flicker.onnx")
     other = tiny_model("feedforward", name="other")
@@ -94,7 +115,7 @@ def test_script_refuses_a_baseline_without_the_models_styles_in_one_line(tmp_pat
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [
-        "--model and --baseline have the same file name; copy one under another name"]
+        "two of --model and --baseline have the same file name; copy one under another name"]
 
 
 def test_script_measures_only_the_styles_asked_for(tmp_path, tiny_model):
