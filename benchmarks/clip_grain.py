@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from flicker_bench import add_clips_argument, given_or_shared_clips, read_clip  # noqa: E402
 from sizes import frame_size  # noqa: E402
 from stylecam.realtime.temporal import FlowEstimator, pair_flow  # noqa: E402
+from stylecam.realtime.errors import EXIT_USER  # noqa: E402
 
 LAGS = (1, 2, 4)  # px between the neighbours correlated
 
@@ -67,7 +68,7 @@ def main() -> int:
     args = ap.parse_args()
     clips = given_or_shared_clips(args.clips)
     if not clips:
-        return 2
+        return EXIT_USER
     est = FlowEstimator("accurate", 1.0)
     results = []
     for clip in clips:

@@ -30,6 +30,7 @@ from sizes import frame_size  # noqa: E402
 from stylecam.realtime.engine import OrtEngine  # noqa: E402
 from stylecam.realtime.styles import StyleBank  # noqa: E402
 from stylecam.realtime.temporal import FlowEstimator, pair_flow, warping_error  # noqa: E402
+from stylecam.realtime.errors import EXIT_USER  # noqa: E402
 
 HALO_BINS = (0, 2, 4, 8, 16, 32, 64, 10_000)  # px from the nearest moving pixel
 
@@ -60,7 +61,7 @@ def main() -> int:
     size = args.size
     clips = given_or_shared_clips(args.clips)
     if not clips or models_missing(args.model):
-        return 2
+        return EXIT_USER
     engines = {Path(m).name: OrtEngine(StyleBank([m]), device="cpu", threads=args.threads) for m in args.model}
     est = FlowEstimator("accurate", 1.0)
     results = []

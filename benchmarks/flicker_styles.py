@@ -29,6 +29,7 @@ from sizes import frame_size  # noqa: E402
 from stylecam.realtime.engine import Engine, OrtEngine  # noqa: E402
 from stylecam.realtime.styles import StyleBank  # noqa: E402
 from stylecam.realtime.temporal import FlowEstimator, TemporalMeter  # noqa: E402
+from stylecam.realtime.errors import EXIT_USER  # noqa: E402
 
 
 def style_flicker(frames: Sequence[np.ndarray], engines: Mapping[str, Engine], styles: Mapping[str, Sequence[int]],
@@ -71,11 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     paths = args.model + ([args.baseline] if args.baseline else [])
     clips = given_or_shared_clips(args.clips)
     if not clips or models_missing(paths):
-        return 2
+        return EXIT_USER
     banks = {Path(p).name: StyleBank([p]) for p in paths}
     if len(banks) < len(paths):
         print("two of --model and --baseline have the same file name; copy one under another name", file=sys.stderr)
-        return 2
+        return EXIT_USER
     first = Path(args.model[0]).name
     names = [s.name for s in banks[first].styles]
     if args.styles:
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             print(f"--styles names {unknown[0]}, not a style of {first} ({', '.join(names)})",
                   file=sys.stderr)
-            return 2
+            return EXIT_USER
         names = [n for n in names if n in asked]
     order: dict[str, list[int]] = {}
     for key, bank in banks.items():
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         missing = [n for n in names if n not in own]
         if missing:
             print(f"{key} has no style {missing[0]}; pass a baseline with the same styles", file=sys.stderr)
-            return 2
+            return EXIT_USER
         order[key] = [own.index(n) for n in names]
     engines = {k: OrtEngine(b, "cpu", threads=args.threads) for k, b in banks.items()}
     per_clip: dict[str, dict[str, list[float]]] = {}

@@ -20,7 +20,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stylecam.export.errors import UserError  # noqa: E402
+from stylecam.export.errors import EXIT_USER, UserError  # noqa: E402
 from stylecam.export.gatys import GatysConfig, Style, resolve_device, stylize  # noqa: E402
 from stylecam.export.data import read_image, to_tensor, to_uint8  # noqa: E402
 from stylecam.export.keyframes import write_png  # noqa: E402
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         total_s = time.perf_counter() - t0
     except UserError as e:
         print(f"gatys_bench: error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_USER
     a.out.parent.mkdir(parents=True, exist_ok=True)
     write_png(a.out, to_uint8(result.image[0]))
     per_step = [b - s for s, b in zip(stamps, stamps[1:])]  # first step also pays warm-up; left out

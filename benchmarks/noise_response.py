@@ -26,6 +26,7 @@ from sizes import frame_size  # noqa: E402
 
 from stylecam.realtime.engine import OrtEngine  # noqa: E402
 from stylecam.realtime.styles import StyleBank  # noqa: E402
+from stylecam.realtime.errors import EXIT_USER  # noqa: E402
 
 KINDS = {  # name: (blur sigma px, grey share: the part of the variance the same in all channels)
     "white": (0.0, 0.0),
@@ -72,10 +73,10 @@ def main() -> int:
     args = ap.parse_args()
     clips = given_or_shared_clips(args.clips)
     if not clips or models_missing(args.model):
-        return 2
+        return EXIT_USER
     if not 0 < args.std <= 0.1:
         print(f"--std must be in (0, 0.1], got {args.std}", file=sys.stderr)
-        return 2
+        return EXIT_USER
     frames = {c.name: read_clip(c, 1, args.size)[0] for c in clips}
     results = []
     for m in args.model:
