@@ -9,6 +9,10 @@
 #      warp-consistency loss against flicker (export/temporal_loss.py) from its first step, so any
 #      checkpoint is shippable, its weight set per phase (PHASES, below): release 7;
 #   3. release 8: a fine-tune of release 7 averaged with it (the end of this script).
+# RECIPE picks what it reproduces: release8 (the default, the shipped model) or r9c (2026-12-04, not
+# shipped): stages 1 and 2 up to step 9,600 (the first eight phases below, release 6's point) on a net
+# with 48 channels at 1/4 resolution (--widths 12,48), from its first step; on one H200 (bf16,
+# DATA=.gpu/data from scripts/gpu_pack.py --no-extra, 853 photos) 7.4 min beside two other nets.
 # Resumable: run it again and it continues from $OUT/checkpoint.pt, or from the small weights-only
 # copy in $STATE (kept in the repository) on a fresh machine.
 # MAX_MINUTES bounds the whole script (every stage and phase together), not each train call.
@@ -23,7 +27,12 @@ S=$DATA/styles
 OUT=${OUT:-runs/cpu-cin-12}
 STATE=${STATE:-state/cpu-cin-12.pt}
 STAGE1_STEPS=${STAGE1_STEPS:-1000}
-STEPS=${STEPS:-16265}
+RECIPE=${RECIPE:-release8}
+case "$RECIPE" in
+  release8) STEPS=${STEPS:-16265} ;;
+  r9c) STEPS=${STEPS:-9600}; NET=${NET:---widths 12,48 --res-blocks 4 --padding zeros} ;;
+  *) echo "train_cpu_tier: RECIPE=$RECIPE is not a recipe; use release8 (the shipped model) or r9c" >&2; exit 2 ;;
+esac
 STYLE_WEIGHT=${STYLE_WEIGHT:-1.5e-6}
 TV_WEIGHT=${TV_WEIGHT:-1e5}
 CONTENT_LAYERS=${CONTENT_LAYERS:-relu3_1}
@@ -82,7 +91,9 @@ stop_if_early "stage 1"
 # (a phase's options come after the script's own, so they override CONTENT_WEIGHT and STYLE_WEIGHT) to
 # hold the summed style ratio while the low layers sharpen. Steps 9,600-11,500 ran on 2 CPU cores; the
 # last 4,765 on a lent H100 (bf16, resumed from the weights-only state at 11,500, so Adam restarted).
-default_phases=$([ -z "${PHASES:-}" ] && echo 1 || echo 0)
+default_phases=$([ -z "${PHASES:-}" ] && [ "$RECIPE" = release8 ] && echo 1 || echo 0)
+# r9c: the first seven phases, then release 6's last (8e7, noise 0.04, SWD 1e5) to $STEPS (9,600)
+[ "$RECIPE" = r9c ] && PHASES=${PHASES:-"4342:1e7 5268:3e7 6736:1.5e7 7366:2.2e7 8300:1.5e7:temporal-noise=0.015,padding=zeros 8700:3e7:temporal-noise=0.03,padding=zeros 9200:3e7:temporal-noise=0.03,padding=zeros,swd-weight=1e5 $STEPS:8e7:temporal-noise=0.04,padding=zeros,swd-weight=1e5"}
 PHASES=${PHASES:-"4342:1e7 5268:3e7 6736:1.5e7 7366:2.2e7 8300:1.5e7:temporal-noise=0.015,padding=zeros 8700:3e7:temporal-noise=0.03,padding=zeros 9200:3e7:temporal-noise=0.03,padding=zeros,swd-weight=1e5 9600:8e7:temporal-noise=0.04,padding=zeros,swd-weight=1e5 10000:1e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5 10800:1.2e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5 11200:1.5e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5,content-weight=1.5 11500:1.5e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5,content-weight=1.5,style-weight=2.2e-6 $STEPS:1.5e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5,content-weight=1.5,style-weight=2.2e-6"}
 stage2() {  # "end step:anti-flicker weight[:option=value,...]": one stage-2 phase's training call
   local end weight opts opt v extra=()
@@ -140,13 +151,13 @@ fi
 # by phase 1's result (w5's factors): more for those still over release 1, less for great_wave. The
 # norms-only tunes of candidate r9h (`git show 6900a89:scripts/train_cpu_tier.sh` keeps that block)
 # steadied styles one by one but could not hold texture at 960x540; here the filters move too.
-# Opt-in (RELEASE9=1); writes $OUT/release9/checkpoint.pt (state/cpu-tier-whole.pt), not $STATE.
-[ "${RELEASE9:-0}" = 1 ] || exit 0
+# Opt-in (R9W=1); writes $OUT/r9w/checkpoint.pt (state/cpu-tier-whole.pt), not $STATE.
+[ "${R9W:-0}" = 1 ] || exit 0
 W9="temporal-noise=0.08,padding=zeros,content-weight=2.0,temporal-moving-sprites=3,checkpoint-every=100,style-weight=3e-6,swd-weight=1.5e6"
 W9_1=${W9_1:-"udnie=4;yellow_red_blue=4;the_scream=2;the_kiss=1.5;woman_with_a_hat=1.5;grande_jatte=1.5;great_wave=1.5"}
 W9_2=${W9_2:-"starry_night=1.6;udnie=6;yellow_red_blue=5;grande_jatte=2;water_lilies=1.2;the_scream=2;the_kiss=1.5;woman_with_a_hat=1.5;great_wave=0.8"}
 W9_PHASES=${W9_PHASES:-"20100:6e8:$W9,temporal-style-weights=$W9_1 20300:6e8:$W9,temporal-style-weights=$W9_2"}
 # shellcheck disable=SC2086
 fine_tune whole "$OUT/release8/checkpoint.pt" "r9w's whole-net tune" $W9_PHASES
-mkdir -p "$OUT/release9"
-cp "$OUT/whole/checkpoint.pt" "$OUT/release9/checkpoint.pt"
+mkdir -p "$OUT/r9w"
+cp "$OUT/whole/checkpoint.pt" "$OUT/r9w/checkpoint.pt"
