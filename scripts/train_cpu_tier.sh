@@ -92,9 +92,12 @@ stop_if_early "stage 1"
 # hold the summed style ratio while the low layers sharpen. Steps 9,600-11,500 ran on 2 CPU cores; the
 # last 4,765 on a lent H100 (bf16, resumed from the weights-only state at 11,500, so Adam restarted).
 default_phases=$([ -z "${PHASES:-}" ] && [ "$RECIPE" = release8 ] && echo 1 || echo 0)
-# r9c: the first seven phases, then release 6's last (8e7, noise 0.04, SWD 1e5) to $STEPS (9,600)
-[ "$RECIPE" = r9c ] && PHASES=${PHASES:-"4342:1e7 5268:3e7 6736:1.5e7 7366:2.2e7 8300:1.5e7:temporal-noise=0.015,padding=zeros 8700:3e7:temporal-noise=0.03,padding=zeros 9200:3e7:temporal-noise=0.03,padding=zeros,swd-weight=1e5 $STEPS:8e7:temporal-noise=0.04,padding=zeros,swd-weight=1e5"}
-PHASES=${PHASES:-"4342:1e7 5268:3e7 6736:1.5e7 7366:2.2e7 8300:1.5e7:temporal-noise=0.015,padding=zeros 8700:3e7:temporal-noise=0.03,padding=zeros 9200:3e7:temporal-noise=0.03,padding=zeros,swd-weight=1e5 9600:8e7:temporal-noise=0.04,padding=zeros,swd-weight=1e5 10000:1e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5 10800:1.2e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5 11200:1.5e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5,content-weight=1.5 11500:1.5e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5,content-weight=1.5,style-weight=2.2e-6 $STEPS:1.5e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5,content-weight=1.5,style-weight=2.2e-6"}
+# Both recipes share the phases to 9,200 and release 6's last setting (to 9,600 in release 8's; to
+# $STEPS, 9,600, in r9c's, which ends there).
+early="4342:1e7 5268:3e7 6736:1.5e7 7366:2.2e7 8300:1.5e7:temporal-noise=0.015,padding=zeros 8700:3e7:temporal-noise=0.03,padding=zeros 9200:3e7:temporal-noise=0.03,padding=zeros,swd-weight=1e5"
+release6_last="8e7:temporal-noise=0.04,padding=zeros,swd-weight=1e5"
+[ "$RECIPE" = r9c ] && PHASES=${PHASES:-"$early $STEPS:$release6_last"}
+PHASES=${PHASES:-"$early 9600:$release6_last 10000:1e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5 10800:1.2e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5 11200:1.5e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5,content-weight=1.5 11500:1.5e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5,content-weight=1.5,style-weight=2.2e-6 $STEPS:1.5e8:temporal-noise=0.05,padding=zeros,swd-weight=3e5,content-weight=1.5,style-weight=2.2e-6"}
 stage2() {  # "end step:anti-flicker weight[:option=value,...]": one stage-2 phase's training call
   local end weight opts opt v extra=()
   IFS=: read -r end weight opts <<<"$1"
