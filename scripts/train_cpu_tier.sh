@@ -13,6 +13,9 @@
 # shipped): stages 1 and 2 up to step 9,600 (the first eight phases below, release 6's point) on a net
 # with 48 channels at 1/4 resolution (--widths 12,48), from its first step; on one H200 (bf16,
 # DATA=.gpu/data from scripts/gpu_pack.py --no-extra, 853 photos) 7.4 min beside two other nets.
+# RECIPE=wide (in training, 2026-12-04; not shipped) is release 8's whole recipe (every phase, the tune
+# and the average) on r9c's net, its small state in state/cpu-tier-w.pt: run it again, on any
+# machine, and it goes on from wherever the last run stopped (r9c's step 9,600 at the start).
 # Resumable: run it again and it continues from $OUT/checkpoint.pt, or from the small weights-only
 # copy in $STATE (kept in the repository) on a fresh machine.
 # MAX_MINUTES bounds the whole script (every stage and phase together), not each train call.
@@ -24,15 +27,17 @@
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 S=$DATA/styles
-OUT=${OUT:-runs/cpu-cin-12}
-STATE=${STATE:-state/cpu-cin-12.pt}
 STAGE1_STEPS=${STAGE1_STEPS:-1000}
 RECIPE=${RECIPE:-release8}
 case "$RECIPE" in
   release8) STEPS=${STEPS:-16265} ;;
   r9c) STEPS=${STEPS:-9600}; NET=${NET:---widths 12,48 --res-blocks 4 --padding zeros} ;;
-  *) echo "train_cpu_tier: RECIPE=$RECIPE is not a recipe; use release8 (the shipped model) or r9c" >&2; exit 2 ;;
+  wide) STEPS=${STEPS:-16265}; NET=${NET:---widths 12,48 --res-blocks 4 --padding zeros}
+        OUT=${OUT:-runs/cpu-tier-w}; STATE=${STATE:-state/cpu-tier-w.pt} ;;
+  *) echo "train_cpu_tier: RECIPE=$RECIPE is not a recipe; use release8 (the shipped model), r9c or wide" >&2; exit 2 ;;
 esac
+OUT=${OUT:-runs/cpu-cin-12}
+STATE=${STATE:-state/cpu-cin-12.pt}
 STYLE_WEIGHT=${STYLE_WEIGHT:-1.5e-6}
 TV_WEIGHT=${TV_WEIGHT:-1e5}
 CONTENT_LAYERS=${CONTENT_LAYERS:-relu3_1}
@@ -91,7 +96,7 @@ stop_if_early "stage 1"
 # (a phase's options come after the script's own, so they override CONTENT_WEIGHT and STYLE_WEIGHT) to
 # hold the summed style ratio while the low layers sharpen. Steps 9,600-11,500 ran on 2 CPU cores; the
 # last 4,765 on a lent H100 (bf16, resumed from the weights-only state at 11,500, so Adam restarted).
-default_phases=$([ -z "${PHASES:-}" ] && [ "$RECIPE" = release8 ] && echo 1 || echo 0)
+default_phases=$([ -z "${PHASES:-}" ] && [ "$RECIPE" != r9c ] && echo 1 || echo 0)
 # Both recipes share the phases to 9,200 and release 6's last setting (to 9,600 in release 8's; to
 # $STEPS, 9,600, in r9c's, which ends there).
 early="4342:1e7 5268:3e7 6736:1.5e7 7366:2.2e7 8300:1.5e7:temporal-noise=0.015,padding=zeros 8700:3e7:temporal-noise=0.03,padding=zeros 9200:3e7:temporal-noise=0.03,padding=zeros,swd-weight=1e5"
@@ -105,13 +110,14 @@ stage2() {  # "end step:anti-flicker weight[:option=value,...]": one stage-2 pha
   train --steps "$end" --image-size 256 --content-size 400 --batch 4 --temporal-weight "$weight" "${extra[@]}"
 }
 fine_tune() {  # DIR FROM LABEL PHASE...: stage-2 phases in their own run folder $OUT/DIR, started
-  # from the state FROM (weights only, Adam afresh) unless DIR holds a run already; $summary is the last phase's
-  local dir=$OUT/$1 from=$2 label=$3 phase
+  # from the state FROM (weights only, Adam afresh) unless DIR holds a run already or its small state
+  # (FT_STATE, else DIR/state.pt) is there; $summary is the last phase's
+  local dir=$OUT/$1 from=$2 label=$3 phase state=${FT_STATE:-$OUT/$1/state.pt}
   shift 3
   mkdir -p "$dir"
-  [ -f "$dir/checkpoint.pt" ] || [ -f "$dir/state.pt" ] || cp "$from" "$dir/state.pt"
+  [ -f "$dir/checkpoint.pt" ] || [ -f "$state" ] || cp "$from" "$state"
   for phase in "$@"; do
-    summary=$(OUT=$dir; STATE=$dir/state.pt; stage2 "$phase")
+    summary=$(OUT=$dir; STATE=$state; stage2 "$phase")
     stop_if_early "$label"
   done
 }
@@ -132,6 +138,8 @@ if [ ! -f "$OUT/release8/checkpoint.pt" ]; then
   TUNE_STEPS=${TUNE_STEPS:-19800}
   TUNE_PHASE=${TUNE_PHASE:-"3e8:temporal-noise=0.08,padding=zeros,swd-weight=1e6,content-weight=2.0,style-weight=2.2e-6"}
   AVERAGE_WEIGHTS=${AVERAGE_WEIGHTS:-"0.2 0.8"}
+  # the tune's small state: in the repository for RECIPE=wide, whose tune spans CPU sittings
+  TUNE_STATE=${TUNE_STATE:-$([ "$RECIPE" = wide ] && echo state/cpu-tier-w-tune.pt || echo "$OUT/tune/state.pt")}
   step=$(grep -o '"step": [0-9]*' <<<"$summary" | head -n 1 | grep -o '[0-9]*$')
   if [ "$step" != "$STEPS" ]; then
     echo "the run is at step $step, not release 7's $STEPS: $STATE is already past it (release 8's average?)" >&2
@@ -139,10 +147,10 @@ if [ ! -f "$OUT/release8/checkpoint.pt" ]; then
   fi
   mkdir -p "$OUT/release8"
   [ -f "$OUT/release7.pt" ] || cp "$STATE" "$OUT/release7.pt"  # the tune's start and the average's first part
-  fine_tune tune "$OUT/release7.pt" "release 8's fine-tune" "$TUNE_STEPS:$TUNE_PHASE"
+  FT_STATE=$TUNE_STATE fine_tune tune "$OUT/release7.pt" "release 8's fine-tune" "$TUNE_STEPS:$TUNE_PHASE"
   echo "$summary"
   # shellcheck disable=SC2086
-  stylecam average "$OUT/release7.pt" "$OUT/tune/state.pt" --weights $AVERAGE_WEIGHTS -o "$OUT/release8/checkpoint.pt" >&2
+  stylecam average "$OUT/release7.pt" "$TUNE_STATE" --weights $AVERAGE_WEIGHTS -o "$OUT/release8/checkpoint.pt" >&2
   cp "$OUT/release8/checkpoint.pt" "$STATE"  # the repository's small state is the shipped model's
 fi
 # Candidate r9w (2026-12-03, twenty-fourth sitting; not shipped): release 8 fine-tuned whole (every
