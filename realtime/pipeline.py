@@ -1,10 +1,14 @@
-"""Threads joined by bounded queues: reader -> engine -> writers.
+"""Threads joined by bounded queues: reader -> engine workers -> writer.
 
 Files: every frame, in order, none dropped (blocking bounded queues give
-back-pressure). Live sources: latest frame wins (1-slot queues that replace the
-stale item and count the drop), so latency stays bounded when inference is slower
-than the camera. The caller's thread only supervises, so Ctrl-C lands there and
-can finalise outputs as partial.
+back-pressure). Several engine workers may stylize whole frames at once: the reader
+deals frames round-robin, one queue per worker, and the writer collects them in the
+same order, so order holds without a reorder buffer. On a CPU, frames on their own
+cores outrun one frame's convolutions split across them (benchmarks/video_e2e.py
+--versus "--workers 1"). Live sources: one worker, latest frame wins (1-slot queues
+that replace the stale item and count the drop), so latency stays bounded when
+inference is slower than the camera. The caller's thread only supervises, so Ctrl-C
+lands there and can finalise outputs as partial.
 """
 from __future__ import annotations
 
@@ -129,8 +133,11 @@ def _get(q: queue.Queue, abort: threading.Event) -> Any:
 def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings_provider: SettingsProvider,
                  post: Iterable[PostProcessor] = (), on_frame: Callable[[Frame, Frame, Stats], None] | None = None,
                  stop_event: threading.Event | None = None, *, progress: bool = True,
-                 queue_size: int | None = None) -> Stats:
+                 queue_size: int | None = None, workers: int = 1) -> Stats:
     """Run source -> engine -> post -> sinks until the source ends, `stop_event` is set or Ctrl-C.
+
+    `workers` frames are stylized at once on file sources (a live source gets one), so the
+    engine's `stylize` must take concurrent calls when it is above 1.
 
     `settings_provider` is called once per frame in the engine thread; its result needs
     `mix`, `strength`, `preserve_color`, `alpha` and `size` (working size: WxH, scale or
@@ -141,8 +148,10 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
     Stats with `interrupted` set on Ctrl-C (also a KeyboardInterrupt raised by a sink,
     settings provider or callback); any other worker exception is re-raised here.
     """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     run = _Run(source, engine, sinks, settings_provider, list(post), on_frame, stop_event or threading.Event(),
-               progress, queue_size)
+               progress, queue_size, workers)
     run.start()
     try:
         _join(run.threads, run.done, source, run.abort)
@@ -156,22 +165,26 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
 
 
 class _Run:
-    """One pipeline run: its three worker threads (reader, engine, writer), their queues and the ending."""
+    """One pipeline run: its threads (reader, engine workers, writer), their queues and the ending."""
 
     def __init__(self, source: Source, engine: Engine, sinks: Sequence[Sink], settings_provider: SettingsProvider,
                  post: list[PostProcessor], on_frame: Callable[[Frame, Frame, Stats], None] | None,
-                 stop: threading.Event, progress: bool, queue_size: int | None) -> None:
+                 stop: threading.Event, progress: bool, queue_size: int | None, workers: int = 1) -> None:
         self.source, self.engine, self.sinks, self.settings_provider = source, engine, sinks, settings_provider
         self.post, self.on_frame, self.stop = post, on_frame, stop
         self.live = bool(getattr(source, "live", False))
+        self.workers = 1 if self.live else workers
+        # the bound holds for the frames in flight between two stages, however many queues carry them
         bound = queue_size or (LIVE_QUEUE if self.live else FILE_QUEUE)
+        bound = max(1, -(-bound // self.workers))
         self.stats = Stats(live=self.live, queue_bounds={"read": bound, "write": bound})
         for p in post:
             p.reset()
         self.abort = threading.Event()
         self.source_ended = threading.Event()
-        self.q_in: queue.Queue = queue.Queue(maxsize=bound)
-        self.q_out: queue.Queue = queue.Queue(maxsize=bound)
+        # queue i carries frames i, i + workers, i + 2 * workers, ... to and from worker i
+        self.q_in: list[queue.Queue] = [queue.Queue(maxsize=bound) for _ in range(self.workers)]
+        self.q_out: list[queue.Queue] = [queue.Queue(maxsize=bound) for _ in range(self.workers)]
         self.errors: list[BaseException] = []
         self.bar = None
         if progress and not self.live:
@@ -179,8 +192,11 @@ class _Run:
 
             self.bar = progress_bar(getattr(source, "frame_count", None), desc="stylize", unit="frames")
         self.done: list[threading.Event] = []
-        self.threads = [threading.Thread(target=self._guard(fn), name=f"stylecam-{fn.__name__}", daemon=True)
-                        for fn in (self.reader, self.worker, self.writer)]
+        jobs = [("reader", self.reader)]
+        jobs += [(f"worker{i}" if self.workers > 1 else "worker", lambda i=i: self.worker(i)) for i in range(self.workers)]
+        jobs += [("writer", self.writer)]
+        self.threads = [threading.Thread(target=self._guard(fn), name=f"stylecam-{name}", daemon=True)
+                        for name, fn in jobs]
 
     def start(self) -> None:
         for t in self.threads:
@@ -212,6 +228,7 @@ class _Run:
 
     def reader(self) -> None:
         it = iter(self.source)
+        n = 0
         try:
             while not (self.stop.is_set() or self.abort.is_set()):
                 t = time.perf_counter()
@@ -222,18 +239,21 @@ class _Run:
                     break
                 self.stats.record("read", (time.perf_counter() - t) * 1000)
                 self.stats.frames_in += 1
-                if not self._hand_on(self.q_in, (frame, time.perf_counter()), "read"):
+                if not self._hand_on(self.q_in[n % self.workers], (frame, time.perf_counter()), "read"):
                     break
+                n += 1
         finally:
             close = getattr(it, "close", None)
             if close is not None:
                 close()
-            _put(self.q_in, _END, self.abort)
+            for q in self.q_in:
+                _put(q, _END, self.abort)
 
-    def worker(self) -> None:
+    def worker(self, i: int = 0) -> None:
+        q_in, q_out = self.q_in[i], self.q_out[i]
         try:
             while True:
-                item = _get(self.q_in, self.abort)
+                item = _get(q_in, self.abort)
                 if item is _END:
                     break
                 frame, t_read = item
@@ -248,20 +268,23 @@ class _Run:
                 self.stats.record("infer", (time.perf_counter() - t) * 1000)
                 use_post = bool(self.post) and settings.stabilize
                 # the post-processors run in the writer thread, overlapping the next frame's inference
-                if not self._hand_on(self.q_out, (frame, out, t_read, use_post, work), "write"):
+                if not self._hand_on(q_out, (frame, out, t_read, use_post, work), "write"):
                     break
         finally:
-            _put(self.q_out, _END, self.abort)
+            _put(q_out, _END, self.abort)
 
     def writer(self) -> None:
         # Post-processor state lives here, beside the post-processors: a live frame dropped on the
         # way cannot lose a reset (switched back on, or a new working size).
         post_on, size_seen = bool(self.post), None
         stats = self.stats
+        n = 0
         while True:
-            item = _get(self.q_out, self.abort)
+            # frames come back in the order the reader dealt them: frame n from worker n % workers
+            item = _get(self.q_out[n % self.workers], self.abort)
             if item is _END:
                 return
+            n += 1
             frame, out, t_read, use_post, work = item
             if use_post != post_on or (size_seen is not None and work != size_seen):
                 for p in self.post:

@@ -81,6 +81,21 @@ def cpu_threads(threads: int | None = None) -> int:
     return threads or physical_cores()
 
 
+MAX_DEFAULT_WORKERS = 4  # each worker holds a frame's activations: more frames at once only by asking
+
+
+def frame_workers(workers: int | None, threads: int | None, cores: int | None = None) -> tuple[int, int]:
+    """(frames stylized at once, CPU threads each) for a file run on the CPU, filling the physical cores
+    (`cores`, default: this machine's).
+
+    Whole frames on cores of their own outrun one frame split across them: a small net's layers
+    are too short to keep two threads in step, more so beside the decoder and encoder."""
+    cores = cores or physical_cores()
+    if workers is None:
+        workers = max(1, min(MAX_DEFAULT_WORKERS, cores // threads if threads else cores))
+    return workers, threads or max(1, cores // workers)
+
+
 def make_session(path: str, device: str, threads: int | None = None, *, spin: bool = False):
     """An onnxruntime session that really runs on `device`, or UserError naming what is missing.
     `spin` restores onnxruntime's default of spinning idle workers (benchmarks/model_speed.py --spin)."""

@@ -49,6 +49,36 @@ def test_threads_reach_the_engine_and_bad_counts_exit_2(clip, ff, tmp_path, caps
     assert stop.value.code == 2
     assert "--threads: '0' is not a whole number of 1 or more" in capsys.readouterr().err
     assert not (tmp_path / "p.mp4").exists()
+    with pytest.raises(SystemExit) as stop:
+        main(["video", str(src), "-o", str(tmp_path / "p.mp4"), "--model", ff, "--workers", "none"])
+    assert stop.value.code == 2
+    assert "--workers: 'none' is not a whole number of 1 or more" in capsys.readouterr().err
+    assert not (tmp_path / "p.mp4").exists()
+
+
+def test_frame_workers_give_the_same_video_as_one(clip, tiny_model, tmp_path, capsys):
+    import av
+
+    src = clip(frames=20, audio=False)
+    model = str(tiny_model("cin"))
+
+    def frames(path):
+        with av.open(str(path)) as c:
+            return [f.to_ndarray(format="rgb24").astype(int) for f in c.decode(video=0)]
+
+    runs = {}
+    for workers in ("1", "3"):
+        out = tmp_path / f"w{workers}.mp4"
+        assert main(["video", str(src), "-o", str(out), "--model", model, "--style", "2", "--workers", workers,
+                     "--json", "--device", "cpu"]) == 0
+        summary = json.loads(capsys.readouterr().out)
+        assert summary["workers"] == int(workers) and summary["frames"] == 20
+        runs[workers] = frames(out)
+    src_frames = frames(src)
+    assert len(runs["1"]) == len(runs["3"]) == 20
+    assert max(np.abs(a - b).max() for a, b in zip(runs["1"], runs["3"])) <= 2  # frame for frame, in order
+    # and the clip's frames differ enough that a swapped pair would show
+    assert min(np.abs(a - b).mean() for a, b in zip(src_frames, src_frames[1:])) > 1
 
 
 def test_odd_size_rotated_clip_comes_back_at_its_size(tmp_path, ff, capsys):

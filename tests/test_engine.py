@@ -284,3 +284,29 @@ def test_convnet_stand_in_runs_through_the_engine(tiny_model, kind):
     assert all(o.shape == img.shape and o.std() > 0 for o in outs)
     if kind == "cin":  # the style gains still pick the colours
         assert not np.array_equal(outs[0], outs[1])
+
+
+def test_frame_workers_fill_the_cores_with_whole_frames_first():
+    from stylecam.realtime.session import MAX_DEFAULT_WORKERS, frame_workers
+
+    assert frame_workers(None, None, cores=2) == (2, 1)
+    assert frame_workers(None, 2, cores=2) == (1, 2)  # --threads alone: as many frames as that leaves room for
+    assert frame_workers(3, None, cores=2) == (3, 1)
+    assert frame_workers(1, None, cores=8) == (1, 8)  # --workers 1: one frame over every core, as before
+    assert frame_workers(None, None, cores=16) == (MAX_DEFAULT_WORKERS, 16 // MAX_DEFAULT_WORKERS)
+    assert frame_workers(None, None, cores=1) == (1, 1)
+
+
+def test_stylize_from_several_threads_at_once_matches_one_at_a_time(bank):
+    """The pipeline's frame workers share one engine: sessions start once and runs do not mix."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 256, (48 + 8 * (i % 3), 64, 3), dtype=np.uint8) for i in range(12)]
+    mixes = [{i % 4: 1.0} if i % 5 else {1: 0.5, 3: 0.5} for i in range(12)]
+    alone = [OrtEngine(bank, "cpu", threads=1).stylize(f, m) for f, m in zip(frames, mixes)]
+    shared = OrtEngine(bank, "cpu", threads=1)
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda fm: shared.stylize(*fm), zip(frames, mixes)))
+    assert all(np.array_equal(a, b) for a, b in zip(alone, together))
+    assert len(shared._runners) == len({bank[i].model for m in mixes for i in m})

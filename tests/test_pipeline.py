@@ -101,23 +101,94 @@ def test_file_source_every_frame_in_order():
     assert _no_pipeline_threads()
 
 
+class MeetingEngine:
+    """Inverts, after a delay that varies by frame (so later frames can finish first); its first two
+    calls wait for each other, so a run that never stylizes two frames at once fails. Counts how
+    many calls were in flight at most."""
+
+    device = "cpu"
+    bank = None
+
+    def __init__(self, wait=5.0, fail_at=None):
+        self.barrier = threading.Barrier(2, timeout=wait)
+        self.lock = threading.Lock()
+        self.calls = self.in_flight = self.most_in_flight = 0
+        self.fail_at = fail_at
+
+    def stylize(self, frame, mix, *, strength=1.0, preserve_color=False, alpha=1.0):
+        with self.lock:
+            self.calls += 1
+            n = self.calls
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if n <= 2:
+                self.barrier.wait()
+            if n == self.fail_at:
+                raise RuntimeError("engine exploded")
+            time.sleep(0.001 * (int(frame[0, 0, 0]) * 7 % 5))
+            return 255 - frame
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def test_several_workers_stylize_frames_at_once_and_keep_their_order():
+    src, sink, engine = ListSource(31), RecordingSink(), MeetingEngine()
+    seen = []
+    stats = run_pipeline(src, engine, [sink], constant_settings(SETTINGS), progress=False, workers=3,
+                         on_frame=lambda s, o, st: seen.append(threading.current_thread().name))
+    assert engine.most_in_flight >= 2  # the barrier passed: two frames were in the engine at once
+    assert [f.index for f in sink.frames] == list(range(31))
+    assert all(int(f.image[0, 0, 0]) == 255 - f.index for f in sink.frames)
+    assert stats.frames_in == stats.frames_out == 31 and engine.calls == 31
+    assert stats.queue_bounds == {"read": 2, "write": 2}  # FILE_QUEUE frames in flight, over 3 queues
+    assert max(stats.max_queue.values()) <= 2
+    assert set(seen) == {"stylecam-writer"} and sink.closed_partial is False and src.closed
+    assert _no_pipeline_threads()
+
+
+def test_one_worker_never_stylizes_two_frames_at_once():
+    engine = MeetingEngine(wait=0.3)
+    with pytest.raises(threading.BrokenBarrierError):
+        run_pipeline(ListSource(4), engine, [RecordingSink()], constant_settings(SETTINGS), progress=False)
+    assert engine.most_in_flight == 1 and _no_pipeline_threads()
+
+
+def test_a_failing_worker_stops_the_others_and_the_run_is_partial():
+    sink = RecordingSink()
+    with pytest.raises(RuntimeError, match="engine exploded"):
+        run_pipeline(ListSource(60), MeetingEngine(fail_at=9), [sink], constant_settings(SETTINGS),
+                     progress=False, workers=3)
+    assert sink.closed_partial is True and len(sink.frames) <= 8
+    assert [f.index for f in sink.frames] == list(range(len(sink.frames)))
+    assert _no_pipeline_threads()
+
+
+def test_several_workers_must_be_a_count():
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        run_pipeline(ListSource(2), SlowEngine(), [RecordingSink()], constant_settings(SETTINGS), workers=0)
+
+
 def test_live_source_drops_stale_frames_with_bounded_queues():
     cam, sink, stop = FastCamera(), RecordingSink(), threading.Event()
-    seen = []
+    seen, running = [], []
 
     def on_frame(src, out, stats):
         seen.append((src.index, out.index, threading.current_thread().name))
         if len(seen) == 15:
+            running.extend(t.name for t in threading.enumerate() if t.name.startswith("stylecam-"))
             stop.set()
 
     stats = run_pipeline(cam, SlowEngine(delay=0.01), [sink], constant_settings(SETTINGS), on_frame=on_frame,
-                         stop_event=stop)
+                         stop_event=stop, workers=4)  # a live run keeps one frame in flight whatever it is asked
     assert stats.live and stats.dropped > 0 and stats.frames_in > stats.frames_out >= 15
     assert stats.queue_bounds == {"read": 1, "write": 1}
     assert stats.max_queue["read"] <= 1 and stats.max_queue.get("write", 0) <= 1
     indices = [f.index for f in sink.frames]
     assert indices == sorted(indices) and len(set(indices)) == len(indices)
     assert seen[0][2] == "stylecam-writer" and all(s == o for s, o, _ in seen)
+    assert sorted(running) == ["stylecam-reader", "stylecam-worker", "stylecam-writer"]
     assert not stats.interrupted and sink.closed_partial is False
     assert cam.closed.is_set() and _no_pipeline_threads()
 
