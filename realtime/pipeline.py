@@ -139,7 +139,8 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
     `workers` frames are stylized at once on file sources (a live source gets one), so the
     engine's `stylize` must take concurrent calls when it is above 1.
 
-    `settings_provider` is called once per frame in the engine thread; its result needs
+    `settings_provider` is called once per frame in an engine worker's thread (with several
+    workers, from several threads and not in frame order: file runs pass constant settings); its result needs
     `mix`, `strength`, `preserve_color`, `alpha` and `size` (working size: WxH, scale or
     None); an optional `stabilize=False` switches the post-processors off (they are
     reset when switched back on or when the working size changes).
@@ -174,7 +175,7 @@ class _Run:
         self.post, self.on_frame, self.stop = post, on_frame, stop
         self.live = bool(getattr(source, "live", False))
         self.workers = 1 if self.live else workers
-        # the bound holds for the frames in flight between two stages, however many queues carry them
+        # the frames waiting between two stages are shared among the workers' queues (rounded up)
         bound = queue_size or (LIVE_QUEUE if self.live else FILE_QUEUE)
         bound = max(1, -(-bound // self.workers))
         self.stats = Stats(live=self.live, queue_bounds={"read": bound, "write": bound})
@@ -193,7 +194,8 @@ class _Run:
             self.bar = progress_bar(getattr(source, "frame_count", None), desc="stylize", unit="frames")
         self.done: list[threading.Event] = []
         jobs = [("reader", self.reader)]
-        jobs += [(f"worker{i}" if self.workers > 1 else "worker", lambda i=i: self.worker(i)) for i in range(self.workers)]
+        jobs += [(f"worker{i}" if self.workers > 1 else "worker", lambda i=i: self.worker(i))
+                 for i in range(self.workers)]
         jobs += [("writer", self.writer)]
         self.threads = [threading.Thread(target=self._guard(fn), name=f"stylecam-{name}", daemon=True)
                         for name, fn in jobs]
