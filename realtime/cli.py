@@ -146,7 +146,7 @@ def add_threads_option(p: argparse.ArgumentParser, workers: bool = False) -> Non
         return
     p.add_argument("--workers", type=_whole_number, default=None, metavar="N",
                    help="frames stylized at once (default on the CPU: one per physical core, at most "
-                        f"{MAX_DEFAULT_WORKERS}; on a GPU: 1)")
+                        f"{MAX_DEFAULT_WORKERS}; for a single picture or on a GPU: 1)")
     p.add_argument("--threads", type=_whole_number, default=None, metavar="N",
                    help="CPU inference threads per frame (default: the physical cores shared among the workers)")
 
@@ -298,11 +298,13 @@ def _emit(args: argparse.Namespace, summary: dict[str, Any]) -> None:
         print(json.dumps(summary, indent=2))
 
 
-def _engine(bank: Any, args: argparse.Namespace) -> tuple[Any, int]:
-    """The engine of a file run and how many frames it stylizes at once (--workers, --threads)."""
+def _engine(bank: Any, args: argparse.Namespace, *, one_frame: bool = False) -> tuple[Any, int]:
+    """The engine of a file run and how many frames it stylizes at once (--workers, --threads);
+    `one_frame` (a single picture): every core on it unless told otherwise."""
     from .engine import OrtEngine
 
-    workers, threads = frame_workers(args.workers, args.threads)
+    asked = 1 if one_frame and args.workers is None else args.workers
+    workers, threads = frame_workers(asked, args.threads)
     engine = OrtEngine(bank, args.device, threads=threads)
     if engine.device != "cpu" and args.workers is None:
         workers = 1  # a GPU runs one frame's layers wide already; its bound buffers take turns
@@ -376,7 +378,7 @@ def cmd_image(args: argparse.Namespace) -> int:
         raise UserError(f"{args.input} is not an image or a folder of images; use `stylecam video` for videos")
     bank, style, mix = _bank_and_style(args)
     settings = _settings(args, mix)
-    engine, workers = _engine(bank, args)
+    engine, workers = _engine(bank, args, one_frame=not src.is_folder)
     engine.check_size(*target_size(settings.size, *src.size), {bank[i].model for i in mix})
     out = Path(args.output)
     if not src.is_folder and out.is_dir():
@@ -394,7 +396,8 @@ def cmd_image(args: argparse.Namespace) -> int:
             log.info("stylecam: wrote %d image(s) to %s", len(sink.written), out)
         _emit(args, {"images": len(sink.written), "skipped": stats.skipped, "output": str(out),
                      "files": [str(p) for p in sink.written], "partial": stats.interrupted,
-                     "device": engine.device, "style": style.name, "seconds": round(stats.seconds, 3)})
+                     "device": engine.device, "workers": workers, "threads": engine.cpu_threads,
+                     "style": style.name, "seconds": round(stats.seconds, 3)})
     return (signals.exit_code or EXIT_INTERRUPTED) if stats.interrupted else 0
 
 

@@ -160,6 +160,26 @@ def test_image_command_odd_size_and_folder(tiny_model, tmp_path, capsys):
     assert s["images"] == 2 and sorted(p.name for p in (tmp_path / "styled").iterdir()) == ["a.png", "b.png"]
 
 
+def test_a_single_picture_gets_every_core_and_a_folder_frame_workers(tiny_model, tmp_path, capsys):
+    from stylecam.realtime.session import frame_workers
+
+    ff = str(tiny_model("feedforward"))
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    for n in ("a.png", "b.png", "c.png"):
+        cv2.imwrite(str(folder / n), np.full((24, 32, 3), 90, np.uint8))
+    assert main(["image", str(folder / "a.png"), "-o", str(tmp_path / "one.png"), "--model", ff, "--json",
+                 "--device", "cpu"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert (one["workers"], one["threads"]) == frame_workers(1, None)  # one picture: every core on it
+    assert main(["image", str(folder), "-o", str(tmp_path / "out"), "--model", ff, "--json", "--device", "cpu"]) == 0
+    many = json.loads(capsys.readouterr().out)
+    assert (many["workers"], many["threads"]) == frame_workers(None, None) and many["images"] == 3
+    assert main(["image", str(folder / "a.png"), "-o", str(tmp_path / "two.png"), "--model", ff, "--json",
+                 "--device", "cpu", "--workers", "2"]) == 0
+    assert json.loads(capsys.readouterr().out)["workers"] == 2  # asked for: given
+
+
 def test_styles_command_lists_and_json(tiny_model, capsys):
     models = ["--model", str(tiny_model("feedforward")), "--model", str(tiny_model("cin"))]
     assert main(["styles", *models]) == 0
