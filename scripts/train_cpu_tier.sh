@@ -15,7 +15,7 @@
 # DATA=.gpu/data from scripts/gpu_pack.py --no-extra, 853 photos) 7.4 min beside two other nets.
 # RECIPE=wide (in training, 2026-12-04; not shipped) is release 8's whole recipe (every phase, the tune
 # and the average) on r9c's net, its small state in state/cpu-tier-w.pt: run it again, on any
-# machine, and it goes on from wherever the last run stopped (r9c's step 9,600 at the start).
+# machine, and it goes on from wherever the last run stopped (its state file holds the step).
 # Resumable: run it again and it continues from $OUT/checkpoint.pt, or from the small weights-only
 # copy in $STATE (kept in the repository) on a fresh machine.
 # MAX_MINUTES bounds the whole script (every stage and phase together), not each train call.
