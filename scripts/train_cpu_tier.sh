@@ -29,11 +29,11 @@ DATA=${DATA:-../shared/data}
 S=$DATA/styles
 STAGE1_STEPS=${STAGE1_STEPS:-1000}
 RECIPE=${RECIPE:-release8}
+r9c_net="--widths 12,48 --res-blocks 4 --padding zeros"  # r9c's net, trained on by RECIPE=wide
 case "$RECIPE" in
   release8) STEPS=${STEPS:-16265} ;;
-  r9c) STEPS=${STEPS:-9600}; NET=${NET:---widths 12,48 --res-blocks 4 --padding zeros} ;;
-  wide) STEPS=${STEPS:-16265}; NET=${NET:---widths 12,48 --res-blocks 4 --padding zeros}
-        OUT=${OUT:-runs/cpu-tier-w}; STATE=${STATE:-state/cpu-tier-w.pt} ;;
+  r9c) STEPS=${STEPS:-9600}; NET=${NET:-$r9c_net} ;;
+  wide) STEPS=${STEPS:-16265}; NET=${NET:-$r9c_net}; OUT=${OUT:-runs/cpu-tier-w}; STATE=${STATE:-state/cpu-tier-w.pt} ;;
   *) echo "train_cpu_tier: RECIPE=$RECIPE is not a recipe; use release8 (the shipped model), r9c or wide" >&2; exit 2 ;;
 esac
 OUT=${OUT:-runs/cpu-cin-12}
@@ -97,8 +97,8 @@ stop_if_early "stage 1"
 # hold the summed style ratio while the low layers sharpen. Steps 9,600-11,500 ran on 2 CPU cores; the
 # last 4,765 on a lent H100 (bf16, resumed from the weights-only state at 11,500, so Adam restarted).
 default_phases=$([ -z "${PHASES:-}" ] && [ "$RECIPE" != r9c ] && echo 1 || echo 0)
-# Both recipes share the phases to 9,200 and release 6's last setting (to 9,600 in release 8's; to
-# $STEPS, 9,600, in r9c's, which ends there).
+# Every recipe shares the phases to 9,200 and release 6's last setting (to 9,600 in release 8's and
+# wide's; to $STEPS, 9,600, in r9c's, which ends there).
 early="4342:1e7 5268:3e7 6736:1.5e7 7366:2.2e7 8300:1.5e7:temporal-noise=0.015,padding=zeros 8700:3e7:temporal-noise=0.03,padding=zeros 9200:3e7:temporal-noise=0.03,padding=zeros,swd-weight=1e5"
 release6_last="8e7:temporal-noise=0.04,padding=zeros,swd-weight=1e5"
 [ "$RECIPE" = r9c ] && PHASES=${PHASES:-"$early $STEPS:$release6_last"}
