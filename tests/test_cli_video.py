@@ -57,14 +57,17 @@ def test_threads_reach_the_engine_and_bad_counts_exit_2(clip, ff, tmp_path, caps
 
 
 def test_frame_workers_give_the_same_video_as_one(clip, tiny_model, tmp_path, capsys):
-    import av
+    from stylecam.realtime.sources import open_source
 
     src = clip(frames=20, audio=False)
     model = str(tiny_model("cin"))
 
-    def frames(path):
-        with av.open(str(path)) as c:
-            return [f.to_ndarray(format="rgb24").astype(int) for f in c.decode(video=0)]
+    def frames(path):  # through stylecam's own reader
+        source = open_source(str(path))
+        try:
+            return [f.image.astype(int) for f in source]
+        finally:
+            source.close()
 
     runs = {}
     for workers in ("1", "3"):
