@@ -137,16 +137,13 @@ def _whole_number(text: str) -> int:
     return n
 
 
-def add_threads_option(p: argparse.ArgumentParser, workers: bool = False) -> None:
-    """--threads, shared by video/image and live (whose options live in live.py); `workers`: also
-    --workers, the frames stylized at once (file runs only: a live run keeps one frame in flight)."""
-    if not workers:
-        p.add_argument("--threads", type=_whole_number, default=None, metavar="N",
-                       help="CPU inference threads (default: one per physical core)")
-        return
+def add_threads_option(p: argparse.ArgumentParser, single_picture: bool = False) -> None:
+    """--workers and --threads, shared by video/image and live (whose options live in live.py);
+    `single_picture`: the command may stylize one picture, which gets every core."""
+    picture = "for a single picture or " if single_picture else "for "
     p.add_argument("--workers", type=_whole_number, default=None, metavar="N",
                    help="frames stylized at once (default on the CPU: one per physical core, at most "
-                        f"{MAX_DEFAULT_WORKERS}; for a single picture or on a GPU: 1)")
+                        f"{MAX_DEFAULT_WORKERS}; {picture}a GPU: 1)")
     p.add_argument("--threads", type=_whole_number, default=None, metavar="N",
                    help="CPU inference threads per frame (default: the physical cores shared among the workers)")
 
@@ -167,7 +164,7 @@ def _common_render(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", metavar="WxH|SCALE",
                    help="inference size, e.g. 640x360 or 0.5; output keeps the input size")
     p.add_argument("--device", default="auto", choices=DEVICES)
-    add_threads_option(p, workers=True)
+    add_threads_option(p, single_picture=True)
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or info logs")
 
@@ -298,8 +295,8 @@ def _emit(args: argparse.Namespace, summary: dict[str, Any]) -> None:
         print(json.dumps(summary, indent=2))
 
 
-def _engine(bank: Any, args: argparse.Namespace, *, one_frame: bool = False) -> tuple[Any, int]:
-    """The engine of a file run and how many frames it stylizes at once (--workers, --threads);
+def make_engine(bank: Any, args: argparse.Namespace, *, one_frame: bool = False) -> tuple[Any, int]:
+    """The engine of a run and how many frames it stylizes at once (--device, --workers, --threads);
     `one_frame` (a single picture): every core on it unless told otherwise."""
     from .engine import OrtEngine
 
@@ -328,7 +325,7 @@ def cmd_video(args: argparse.Namespace) -> int:
         bank, style, mix = _bank_and_style(args)
         settings = _settings(args, mix)
         post = _stabilizer(args.stabilize)
-        engine, workers = _engine(bank, args)
+        engine, workers = make_engine(bank, args)
         engine.check_size(*target_size(settings.size, *src.size), {bank[i].model for i in mix})
         sink = VideoFileSink(args.output, fps=src.rate, time_base=src.time_base, rotation=lambda: src.rotation,
                              audio_from=args.input if src.has_audio else None)
@@ -378,7 +375,7 @@ def cmd_image(args: argparse.Namespace) -> int:
         raise UserError(f"{args.input} is not an image or a folder of images; use `stylecam video` for videos")
     bank, style, mix = _bank_and_style(args)
     settings = _settings(args, mix)
-    engine, workers = _engine(bank, args, one_frame=not src.is_folder)
+    engine, workers = make_engine(bank, args, one_frame=not src.is_folder)
     engine.check_size(*target_size(settings.size, *src.size), {bank[i].model for i in mix})
     out = Path(args.output)
     if not src.is_folder and out.is_dir():

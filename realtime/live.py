@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .controller import Action, Controller, ResolutionGovernor  # stdlib-only, cheap to import
-from .cli import add_threads_option
+from .cli import add_threads_option, make_engine
 from .devices import DEVICES
 from .errors import UserError
 from .settings import STABILIZE_STRENGTH
@@ -266,9 +266,10 @@ class _Latest:
             return dict(self.values)
 
 
-def _frame_observer(controller: Controller, governor: ResolutionGovernor | None, latest: _Latest
-                    ) -> Callable[[Any, Any, Any], None]:
-    """The pipeline's per-frame callback: output rate, the resolution governor, the frame for the UI."""
+def _frame_observer(controller: Controller, governor: ResolutionGovernor | None, latest: _Latest,
+                    workers: int = 1) -> Callable[[Any, Any, Any], None]:
+    """The pipeline's per-frame callback: output rate, the resolution governor, the frame for the UI.
+    `workers`: frames stylized at once, each timed on its own in the "infer" stage."""
     meter = RateMeter()
 
     def on_frame(src: Any, out: Any, stats: Any) -> None:
@@ -277,8 +278,9 @@ def _frame_observer(controller: Controller, governor: ResolutionGovernor | None,
         stages = stats.stages()
         if governor is not None:
             # The rate the engine could sustain, not the output rate: a dim webcam
-            # delivering 15 fps must not drive the resolution to the bottom rung.
-            engine_ms = stages.get("infer", 0.0) + (stages.get("post", 0.0) if controller.stabilize else 0.0)
+            # delivering 15 fps must not drive the resolution to the bottom rung. Workers share the
+            # frames; the stabilizer runs on every frame in the writer.
+            engine_ms = stages.get("infer", 0.0) / workers + (stages.get("post", 0.0) if controller.stabilize else 0.0)
             if engine_ms > 0:
                 governor.observe(1000.0 / engine_ms, now)
         latest.put(image=out.image, fps=rate, stages=stages or latest.values.get("stages", {}), dropped=stats.dropped)
@@ -289,7 +291,6 @@ def _frame_observer(controller: Controller, governor: ResolutionGovernor | None,
 def run(args: argparse.Namespace, hardware: Hardware = Hardware()) -> int:
     """Run a live session until q/Esc, closing the window, Ctrl-C or the camera ending."""
     from . import frames as fr
-    from .engine import OrtEngine
     from .pipeline import run_pipeline
     from .sinks import VideoFileSink
     from .sources import Frame
@@ -306,7 +307,7 @@ def run(args: argparse.Namespace, hardware: Hardware = Hardware()) -> int:
         start = next(s.index for s in bank.styles if s.image)  # the user's own image: show it first
     else:
         start = 0
-    engine = OrtEngine(bank, args.device, threads=args.threads)
+    engine, workers = make_engine(bank, args)
     controller = hardware.controller(bank, style=start, size=size, strength=args.strength, alpha=args.alpha,
                                      preserve_color=args.preserve_color, stabilize=args.stabilize is not None,
                                      recording=bool(args.record), vcam=args.vcam)
@@ -329,7 +330,7 @@ def run(args: argparse.Namespace, hardware: Hardware = Hardware()) -> int:
 
     governor = ResolutionGovernor(controller, args.target_fps) if args.target_fps else None
     latest = _Latest()
-    on_frame = _frame_observer(controller, governor, latest)
+    on_frame = _frame_observer(controller, governor, latest, workers)
     # Ctrl-C, kill and a closed terminal all end the session the same way: outputs finished normally.
     signals = StopOnSignals()
     stop = signals.event
@@ -338,7 +339,7 @@ def run(args: argparse.Namespace, hardware: Hardware = Hardware()) -> int:
     def pipeline() -> None:
         try:
             outcome["stats"] = run_pipeline(source, engine, [recorder, vcam], controller.settings, post=post,
-                                            on_frame=on_frame, stop_event=stop)
+                                            on_frame=on_frame, stop_event=stop, workers=workers)
         except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
             outcome["error"] = e
         finally:

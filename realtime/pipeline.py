@@ -5,10 +5,13 @@ back-pressure). Several engine workers may stylize whole frames at once: the rea
 deals frames round-robin, one queue per worker, and the writer collects them in the
 same order, so order holds without a reorder buffer. On a CPU, frames on their own
 cores outrun one frame's convolutions split across them (benchmarks/video_e2e.py
---versus "--workers 1"). Live sources: one worker, latest frame wins (1-slot queues
-that replace the stale item and count the drop), so latency stays bounded when
-inference is slower than the camera. The caller's thread only supervises, so Ctrl-C
-lands there and can finalise outputs as partial.
+--versus "--workers 1"). Live sources: the newest frame wins, so latency stays bounded
+when inference is slower than the camera: the reader replaces the stale frame in one
+1-slot queue that every worker takes from, workers hand results back on one queue, and
+the writer shows the newest result only, dropping (and counting) any older one. A
+worker waits while the writer is busy rather than stylize frames bound to be dropped.
+The caller's thread only supervises, so Ctrl-C lands there and can finalise outputs
+as partial.
 """
 from __future__ import annotations
 
@@ -136,8 +139,8 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
                  queue_size: int | None = None, workers: int = 1) -> Stats:
     """Run source -> engine -> post -> sinks until the source ends, `stop_event` is set or Ctrl-C.
 
-    `workers` frames are stylized at once on file sources (a live source gets one), so the
-    engine's `stylize` must take concurrent calls when it is above 1.
+    `workers` frames are stylized at once, so the engine's `stylize` must take concurrent
+    calls when it is above 1.
 
     `settings_provider` is called once per frame in an engine worker's thread (with several
     workers, from several threads and not in frame order: file runs pass constant settings); its result needs
@@ -174,18 +177,24 @@ class _Run:
         self.source, self.engine, self.sinks, self.settings_provider = source, engine, sinks, settings_provider
         self.post, self.on_frame, self.stop = post, on_frame, stop
         self.live = bool(getattr(source, "live", False))
-        self.workers = 1 if self.live else workers
-        # the frames waiting between two stages are shared among the workers' queues (rounded up)
-        bound = queue_size or (LIVE_QUEUE if self.live else FILE_QUEUE)
-        bound = max(1, -(-bound // self.workers))
-        self.stats = Stats(live=self.live, queue_bounds={"read": bound, "write": bound})
+        self.workers = workers
+        if self.live:
+            # one newest frame shared by all workers; each worker has room for one result
+            bounds, queues = (queue_size or LIVE_QUEUE, workers), 1
+        else:
+            # the frames waiting between two stages are shared among the workers' queues (rounded up)
+            bound = max(1, -(-(queue_size or FILE_QUEUE) // workers))
+            bounds, queues = (bound, bound), workers
+        self.stats = Stats(live=self.live, queue_bounds={"read": bounds[0], "write": bounds[1]})
         for p in post:
             p.reset()
         self.abort = threading.Event()
         self.source_ended = threading.Event()
-        # queue i carries frames i, i + workers, i + 2 * workers, ... to and from worker i
-        self.q_in: list[queue.Queue] = [queue.Queue(maxsize=bound) for _ in range(self.workers)]
-        self.q_out: list[queue.Queue] = [queue.Queue(maxsize=bound) for _ in range(self.workers)]
+        # files: queue i carries frames i, i + workers, i + 2 * workers, ... to and from worker i
+        self.q_in: list[queue.Queue] = [queue.Queue(maxsize=bounds[0]) for _ in range(queues)]
+        self.q_out: list[queue.Queue] = [queue.Queue(maxsize=bounds[1]) for _ in range(queues)]
+        self.ended_workers = 0  # live: the writer's count of workers finished
+        self.shown = -1  # live: the reader's number of the newest frame written
         self.errors: list[BaseException] = []
         self.bar = None
         if progress and not self.live:
@@ -219,9 +228,9 @@ class _Run:
                 finished.set()
         return body
 
-    def _hand_on(self, q: queue.Queue, item: object, stage: str) -> bool:
-        """Queue an item for the next stage: live drops the stale one, files wait. False: aborted."""
-        if self.live:
+    def _hand_on(self, q: queue.Queue, item: object, stage: str, latest: bool = False) -> bool:
+        """Queue an item for the next stage: `latest` drops the stale one, else wait. False: aborted."""
+        if latest:
             _put_latest(q, item, self.stats)
         elif not _put(q, item, self.abort):
             return False
@@ -241,24 +250,25 @@ class _Run:
                     break
                 self.stats.record("read", (time.perf_counter() - t) * 1000)
                 self.stats.frames_in += 1
-                if not self._hand_on(self.q_in[n % self.workers], (frame, time.perf_counter()), "read"):
+                if not self._hand_on(self.q_in[n % len(self.q_in)], (frame, time.perf_counter(), n), "read",
+                                     latest=self.live):
                     break
                 n += 1
         finally:
             close = getattr(it, "close", None)
             if close is not None:
                 close()
-            for q in self.q_in:
-                _put(q, _END, self.abort)
+            for i in range(self.workers):  # one end for each worker, in the queue it reads
+                _put(self.q_in[i % len(self.q_in)], _END, self.abort)
 
     def worker(self, i: int = 0) -> None:
-        q_in, q_out = self.q_in[i], self.q_out[i]
+        q_in, q_out = self.q_in[i % len(self.q_in)], self.q_out[i % len(self.q_out)]
         try:
             while True:
                 item = _get(q_in, self.abort)
                 if item is _END:
                     break
-                frame, t_read = item
+                frame, t_read, n = item
                 settings = self.settings_provider()
                 t = time.perf_counter()
                 src = frame.image
@@ -270,7 +280,7 @@ class _Run:
                 self.stats.record("infer", (time.perf_counter() - t) * 1000)
                 use_post = bool(self.post) and settings.stabilize
                 # the post-processors run in the writer thread, overlapping the next frame's inference
-                if not self._hand_on(q_out, (frame, out, t_read, use_post, work), "write"):
+                if not self._hand_on(q_out, (frame, out, t_read, use_post, work, n), "write"):
                     break
         finally:
             _put(q_out, _END, self.abort)
@@ -282,12 +292,14 @@ class _Run:
         stats = self.stats
         n = 0
         while True:
-            # frames come back in the order the reader dealt them: frame n from worker n % workers
-            item = _get(self.q_out[n % self.workers], self.abort)
+            if self.live:
+                item = self._newest_result()
+            else:  # frames come back in the order the reader dealt them: frame n from worker n % workers
+                item = _get(self.q_out[n % self.workers], self.abort)
             if item is _END:
                 return
             n += 1
-            frame, out, t_read, use_post, work = item
+            frame, out, t_read, use_post, work, _ = item
             if use_post != post_on or (size_seen is not None and work != size_seen):
                 for p in self.post:
                     p.reset()
@@ -308,6 +320,30 @@ class _Run:
                 self.on_frame(frame, out, stats)
             if self.bar is not None:
                 self.bar.update(1)
+
+    def _newest_result(self) -> Any:
+        """Live: the newest result waiting, newer than the last one written; older ones are dropped.
+        _END once every worker has ended."""
+        q, stats = self.q_out[0], self.stats
+        while self.ended_workers < self.workers:
+            waiting = [_get(q, self.abort)]
+            while True:
+                try:
+                    waiting.append(q.get_nowait())
+                except queue.Empty:
+                    break
+            if waiting[0] is _END and self.abort.is_set():
+                return _END
+            results = [r for r in waiting if r is not _END]
+            self.ended_workers += len(waiting) - len(results)
+            fresh = [r for r in results if r[-1] > self.shown]
+            with stats._lock:
+                stats.dropped += len(results) - min(1, len(fresh))
+            if fresh:
+                newest = max(fresh, key=lambda r: r[-1])
+                self.shown = newest[-1]
+                return newest
+        return _END
 
     def stop_clock(self) -> None:
         """The run's time and skip count, and the progress bar closed."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import threading
 import time
 from pathlib import Path
 
@@ -127,6 +128,42 @@ def test_target_fps_steps_the_working_resolution_down(tiny_model, tmp_path: Path
                           "--device", "cpu"), fake(n=80, controller=capturing)) == 0
     (c,) = made
     assert c.size[0] * c.size[1] < 640 * 360
+
+
+@pytest.mark.parametrize("workers, names", [("1", {"stylecam-worker"}),
+                                             ("2", {"stylecam-worker0", "stylecam-worker1"})])
+def test_live_stylizes_with_the_workers_asked_for(tiny_model, workers, names):
+    class ThreadNoting(FakeVirtualCamera):
+        def write(self, frame: Frame) -> None:
+            super().write(frame)
+            seen.update(t.name for t in threading.enumerate() if t.name.startswith("stylecam-worker"))
+
+    seen: set[str] = set()
+    assert live.run(parse("--model", str(tiny_model("feedforward")), "--camera-size", "64x48", "--no-window",
+                          "--vcam", "--device", "cpu", "--workers", workers, "--threads", "1"),
+                    fake(n=30, virtual_camera=ThreadNoting)) == 0
+    assert seen == names
+
+
+def test_governor_hears_the_rate_all_workers_sustain_together():
+    class Governor:
+        def observe(self, fps: float, now: float) -> int:
+            heard.append(fps)
+            return 0
+
+    class Stats:
+        dropped = 0
+
+        def stages(self):
+            return {"infer": 40.0, "post": 5.0}
+
+    heard: list[float] = []
+    controller = Controller(1, clock=lambda: 0.0)
+    img = Frame(np.zeros((4, 4, 3), np.uint8), 0.0, 0)
+    live._frame_observer(controller, Governor(), live._Latest(), workers=2)(img, img, Stats())
+    controller.stabilize = True
+    live._frame_observer(controller, Governor(), live._Latest(), workers=2)(img, img, Stats())
+    assert heard == [pytest.approx(50.0), pytest.approx(1000 / 25)]
 
 
 @pytest.mark.parametrize("argv, match", [

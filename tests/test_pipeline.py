@@ -181,7 +181,7 @@ def test_live_source_drops_stale_frames_with_bounded_queues():
             stop.set()
 
     stats = run_pipeline(cam, SlowEngine(delay=0.01), [sink], constant_settings(SETTINGS), on_frame=on_frame,
-                         stop_event=stop, workers=4)  # a live run keeps one frame in flight whatever it is asked
+                         stop_event=stop)
     assert stats.live and stats.dropped > 0 and stats.frames_in > stats.frames_out >= 15
     assert stats.queue_bounds == {"read": 1, "write": 1}
     assert stats.max_queue["read"] <= 1 and stats.max_queue.get("write", 0) <= 1
@@ -191,6 +191,68 @@ def test_live_source_drops_stale_frames_with_bounded_queues():
     assert sorted(running) == ["stylecam-reader", "stylecam-worker", "stylecam-writer"]
     assert not stats.interrupted and sink.closed_partial is False
     assert cam.closed.is_set() and _no_pipeline_threads()
+
+
+def test_live_workers_stylize_the_newest_frames_at_once_and_show_them_in_order():
+    cam, sink, stop, engine = FastCamera(), RecordingSink(), threading.Event(), MeetingEngine()
+    running = []
+
+    def on_frame(src, out, stats):
+        if len(sink.frames) == 20:
+            running.extend(t.name for t in threading.enumerate() if t.name.startswith("stylecam-"))
+            stop.set()
+
+    stats = run_pipeline(cam, engine, [sink], constant_settings(SETTINGS), on_frame=on_frame, stop_event=stop,
+                         workers=3)
+    assert engine.most_in_flight >= 2  # the barrier passed: two camera frames were in the engine at once
+    assert stats.queue_bounds == {"read": 1, "write": 3} and stats.max_queue["read"] <= 1
+    assert stats.max_queue.get("write", 0) <= 3
+    indices = [f.index for f in sink.frames]
+    assert indices == sorted(set(indices)) and len(indices) >= 20
+    assert all(int(f.image[0, 0, 0]) == 255 - f.index % 256 for f in sink.frames)
+    assert stats.dropped > 0 and stats.frames_in >= stats.frames_out + stats.dropped
+    assert sorted(running) == ["stylecam-reader", "stylecam-worker0", "stylecam-worker1", "stylecam-worker2",
+                               "stylecam-writer"]
+    assert not stats.interrupted and sink.closed_partial is False
+    assert cam.closed.is_set() and _no_pipeline_threads()
+
+
+class OvertakenEngine:
+    """Its first frame finishes only after the second has: a result older than one already shown."""
+
+    device = "cpu"
+    bank = None
+
+    def __init__(self):
+        self.second_done, self.lock, self.calls = threading.Event(), threading.Lock(), 0
+
+    def stylize(self, frame, mix, *, strength=1.0, preserve_color=False, alpha=1.0):
+        with self.lock:
+            self.calls += 1
+            n = self.calls
+        if n == 1:
+            assert self.second_done.wait(5.0)
+            time.sleep(0.05)  # the second one's result reaches the writer first
+        elif n == 2:
+            self.second_done.set()
+        return 255 - frame
+
+
+def test_a_live_result_overtaken_by_a_newer_one_is_dropped_not_shown_late():
+    cam, sink, stop = FastCamera(), RecordingSink(), threading.Event()
+    firsts = []
+
+    def on_frame(src, out, stats):
+        firsts.append((src.index, stats.dropped))
+        if len(firsts) == 5:
+            stop.set()
+
+    stats = run_pipeline(cam, OvertakenEngine(), [sink], constant_settings(SETTINGS), on_frame=on_frame,
+                         stop_event=stop, workers=2)
+    indices = [f.index for f in sink.frames]
+    assert indices == sorted(set(indices)) and len(indices) >= 5
+    assert stats.dropped >= 1
+    assert _no_pipeline_threads()
 
 
 def test_settings_provider_sets_working_size_and_output_keeps_source_size():
