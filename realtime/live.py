@@ -155,11 +155,12 @@ class SwitchableSink:
 
 
 class PausableSource:
-    """Passes camera frames on, or swallows them while paused (the camera keeps draining)."""
+    """Passes camera frames on, or swallows them while paused (the camera keeps draining);
+    ends when `stopped` says so, paused or not (the pipeline's reader waits on a frame from here)."""
 
-    def __init__(self, source: Any, paused: Callable[[], bool]) -> None:
+    def __init__(self, source: Any, paused: Callable[[], bool], stopped: Callable[[], bool] = lambda: False) -> None:
         self.source = source
-        self._paused = paused
+        self._paused, self._stopped = paused, stopped
         self.live = True
         self.fps = source.fps
         self.size = source.size
@@ -171,6 +172,8 @@ class PausableSource:
 
     def __iter__(self):
         for frame in self.source:
+            if self._stopped():
+                return
             if not self._paused():
                 yield frame
 
@@ -311,8 +314,11 @@ def run(args: argparse.Namespace, hardware: Hardware = Hardware()) -> int:
     controller = hardware.controller(bank, style=start, size=size, strength=args.strength, alpha=args.alpha,
                                      preserve_color=args.preserve_color, stabilize=args.stabilize is not None,
                                      recording=bool(args.record), vcam=args.vcam)
+    # Ctrl-C, kill and a closed terminal all end the session the same way: outputs finished normally.
+    signals = StopOnSignals()
+    stop = signals.event
     camera = hardware.camera(_camera_spec(args.camera), cam_size, args.camera_fps)
-    source = PausableSource(camera, lambda: controller.paused)
+    source = PausableSource(camera, lambda: controller.paused, stop.is_set)
     fps = camera.fps
     takes = take_paths(Path(args.record) if args.record else None)
     recorder = SwitchableSink("recording", lambda: VideoFileSink(next(takes), fps=fps))
@@ -331,9 +337,6 @@ def run(args: argparse.Namespace, hardware: Hardware = Hardware()) -> int:
     governor = ResolutionGovernor(controller, args.target_fps) if args.target_fps else None
     latest = _Latest()
     on_frame = _frame_observer(controller, governor, latest, workers)
-    # Ctrl-C, kill and a closed terminal all end the session the same way: outputs finished normally.
-    signals = StopOnSignals()
-    stop = signals.event
     outcome: dict[str, Any] = {}
 
     def pipeline() -> None:

@@ -5,13 +5,12 @@ back-pressure). Several engine workers may stylize whole frames at once: the rea
 deals frames round-robin, one queue per worker, and the writer collects them in the
 same order, so order holds without a reorder buffer. On a CPU, frames on their own
 cores outrun one frame's convolutions split across them (benchmarks/video_e2e.py
---versus "--workers 1"). Live sources: the newest frame wins, so latency stays bounded
-when inference is slower than the camera: the reader replaces the stale frame in one
-1-slot queue that every worker takes from, workers hand results back on one queue, and
-the writer shows the newest result only, dropping (and counting) any older one. A
-worker waits while the writer is busy rather than stylize frames bound to be dropped.
-The caller's thread only supervises, so Ctrl-C lands there and can finalise outputs
-as partial.
+--versus "--workers 1"). Live sources: the newest frame wins at both hand-offs, so
+latency stays bounded when inference or writing is slower than the camera: the reader
+replaces the stale frame in one 1-slot queue that every worker takes from, and workers
+leave results in one slot where a newer result replaces an older one (counted as
+dropped) and one older than the last shown is never shown. The caller's thread only
+supervises, so Ctrl-C lands there and can finalise outputs as partial.
 """
 from __future__ import annotations
 
@@ -79,8 +78,9 @@ class Stats:
             return dict(self.stage_ms)
 
     def observe_queue(self, name: str, depth: int) -> None:
-        if depth > self.max_queue.get(name, 0):
-            self.max_queue[name] = depth
+        with self._lock:  # several workers report at once
+            if depth > self.max_queue.get(name, 0):
+                self.max_queue[name] = depth
 
     @property
     def fps(self) -> float:
@@ -133,6 +133,47 @@ def _get(q: queue.Queue, abort: threading.Event) -> Any:
     return _END
 
 
+class _NewestResult:
+    """Live: the one result waiting for the writer, always the newest. A newer result replaces the
+    waiting one; a result older than the one waiting or the last one written is dropped. Counts
+    the workers that ended, so the writer knows when none will put again."""
+
+    def __init__(self, workers: int, stats: Stats) -> None:
+        self._cond = threading.Condition()
+        self._waiting: tuple[int, Any] | None = None
+        self._shown = -1
+        self._ended = 0
+        self._workers, self._stats = workers, stats
+
+    def put(self, seq: int, item: Any) -> None:
+        with self._cond:
+            newest = self._waiting[0] if self._waiting is not None else self._shown
+            if seq > newest:
+                dropped = self._waiting is not None
+                self._waiting = (seq, item)
+                self._cond.notify()
+            else:
+                dropped = True
+            if dropped:
+                with self._stats._lock:
+                    self._stats.dropped += 1
+
+    def end(self) -> None:
+        with self._cond:
+            self._ended += 1
+            self._cond.notify()
+
+    def take(self, abort: threading.Event) -> Any:
+        """The newest result, or _END once every worker has ended (or the run aborts)."""
+        with self._cond:
+            while self._waiting is None:
+                if self._ended == self._workers or abort.is_set():
+                    return _END
+                self._cond.wait(0.05)
+            (self._shown, item), self._waiting = self._waiting, None
+            return item
+
+
 def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings_provider: SettingsProvider,
                  post: Iterable[PostProcessor] = (), on_frame: Callable[[Frame, Frame, Stats], None] | None = None,
                  stop_event: threading.Event | None = None, *, progress: bool = True,
@@ -143,7 +184,7 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
     calls when it is above 1.
 
     `settings_provider` is called once per frame in an engine worker's thread (with several
-    workers, from several threads and not in frame order: file runs pass constant settings); its result needs
+    workers, from several threads and not in frame order); its result needs
     `mix`, `strength`, `preserve_color`, `alpha` and `size` (working size: WxH, scale or
     None); an optional `stabilize=False` switches the post-processors off (they are
     reset when switched back on or when the working size changes).
@@ -158,11 +199,11 @@ def run_pipeline(source: Source, engine: Engine, sinks: Sequence[Sink], settings
                progress, queue_size, workers)
     run.start()
     try:
-        _join(run.threads, run.done, source, run.abort)
+        _join(run.threads, run.done, source, run.abort, run.stop)
     except KeyboardInterrupt:
         run.stats.interrupted = True
         run.abort.set()
-        _join(run.threads, run.done, source, run.abort)
+        _join(run.threads, run.done, source, run.abort, run.stop)
     finally:
         run.stop_clock()  # also when a second Ctrl-C lands in the join above
     return run.finish()
@@ -178,9 +219,8 @@ class _Run:
         self.post, self.on_frame, self.stop = post, on_frame, stop
         self.live = bool(getattr(source, "live", False))
         self.workers = workers
-        if self.live:
-            # one newest frame shared by all workers; each worker has room for one result
-            bounds, queues = (queue_size or LIVE_QUEUE, workers), 1
+        if self.live:  # one newest frame shared by all workers, one newest result (self.results)
+            bounds, queues = (queue_size or LIVE_QUEUE, LIVE_QUEUE), 1
         else:
             # the frames waiting between two stages are shared among the workers' queues (rounded up)
             bound = max(1, -(-(queue_size or FILE_QUEUE) // workers))
@@ -192,9 +232,8 @@ class _Run:
         self.source_ended = threading.Event()
         # files: queue i carries frames i, i + workers, i + 2 * workers, ... to and from worker i
         self.q_in: list[queue.Queue] = [queue.Queue(maxsize=bounds[0]) for _ in range(queues)]
-        self.q_out: list[queue.Queue] = [queue.Queue(maxsize=bounds[1]) for _ in range(queues)]
-        self.ended_workers = 0  # live: the writer's count of workers finished
-        self.shown = -1  # live: the reader's number of the newest frame written
+        self.q_out: list[queue.Queue] = [] if self.live else [queue.Queue(maxsize=bound) for _ in range(queues)]
+        self.results = _NewestResult(workers, self.stats)
         self.errors: list[BaseException] = []
         self.bar = None
         if progress and not self.live:
@@ -262,7 +301,7 @@ class _Run:
                 _put(self.q_in[i % len(self.q_in)], _END, self.abort)
 
     def worker(self, i: int = 0) -> None:
-        q_in, q_out = self.q_in[i % len(self.q_in)], self.q_out[i % len(self.q_out)]
+        q_in = self.q_in[i % len(self.q_in)]
         try:
             while True:
                 item = _get(q_in, self.abort)
@@ -280,10 +319,16 @@ class _Run:
                 self.stats.record("infer", (time.perf_counter() - t) * 1000)
                 use_post = bool(self.post) and settings.stabilize
                 # the post-processors run in the writer thread, overlapping the next frame's inference
-                if not self._hand_on(q_out, (frame, out, t_read, use_post, work, n), "write"):
+                result = (frame, out, t_read, use_post, work)
+                if self.live:
+                    self.results.put(n, result)
+                elif not self._hand_on(self.q_out[i], result, "write"):
                     break
         finally:
-            _put(q_out, _END, self.abort)
+            if self.live:
+                self.results.end()
+            else:
+                _put(self.q_out[i], _END, self.abort)
 
     def writer(self) -> None:
         # Post-processor state lives here, beside the post-processors: a live frame dropped on the
@@ -293,13 +338,13 @@ class _Run:
         n = 0
         while True:
             if self.live:
-                item = self._newest_result()
+                item = self.results.take(self.abort)
             else:  # frames come back in the order the reader dealt them: frame n from worker n % workers
                 item = _get(self.q_out[n % self.workers], self.abort)
             if item is _END:
                 return
             n += 1
-            frame, out, t_read, use_post, work, _ = item
+            frame, out, t_read, use_post, work = item
             if use_post != post_on or (size_seen is not None and work != size_seen):
                 for p in self.post:
                     p.reset()
@@ -320,30 +365,6 @@ class _Run:
                 self.on_frame(frame, out, stats)
             if self.bar is not None:
                 self.bar.update(1)
-
-    def _newest_result(self) -> Any:
-        """Live: the newest result waiting, newer than the last one written; older ones are dropped.
-        _END once every worker has ended."""
-        q, stats = self.q_out[0], self.stats
-        while self.ended_workers < self.workers:
-            waiting = [_get(q, self.abort)]
-            while True:
-                try:
-                    waiting.append(q.get_nowait())
-                except queue.Empty:
-                    break
-            if waiting[0] is _END and self.abort.is_set():
-                return _END
-            results = [r for r in waiting if r is not _END]
-            self.ended_workers += len(waiting) - len(results)
-            fresh = [r for r in results if r[-1] > self.shown]
-            with stats._lock:
-                stats.dropped += len(results) - min(1, len(fresh))
-            if fresh:
-                newest = max(fresh, key=lambda r: r[-1])
-                self.shown = newest[-1]
-                return newest
-        return _END
 
     def stop_clock(self) -> None:
         """The run's time and skip count, and the progress bar closed."""
@@ -380,8 +401,9 @@ class _Run:
 
 
 def _join(threads: list[threading.Thread], done: list[threading.Event], source: Source,
-          abort: threading.Event) -> None:
-    """Wait for all workers; a live source blocked in a read is closed to unblock it.
+          abort: threading.Event, stop: threading.Event) -> None:
+    """Wait for all workers; a live source still blocked in a read 2 s after the run was told to
+    stop (or aborted) is closed to unblock it.
 
     Waits on each worker's own "done" event, not Thread.join/is_alive: a Ctrl-C landing inside
     Thread.join can leave a running thread marked as stopped (CPython's _wait_for_tstate_lock), and
@@ -390,7 +412,7 @@ def _join(threads: list[threading.Thread], done: list[threading.Event], source: 
     while not all(d.is_set() for d in done):
         for d in done:
             d.wait(timeout=0.05)
-        if abort.is_set() and not done[0].is_set():
+        if (abort.is_set() or stop.is_set()) and not done[0].is_set():
             deadline = deadline or time.monotonic() + 2.0
             if time.monotonic() > deadline and getattr(source, "live", False):
                 source.close()

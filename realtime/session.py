@@ -85,7 +85,7 @@ MAX_DEFAULT_WORKERS = 4  # each worker holds a frame's activations: more frames 
 
 
 def frame_workers(workers: int | None, threads: int | None, cores: int | None = None) -> tuple[int, int]:
-    """(frames stylized at once, CPU threads each) for a file run on the CPU, filling the physical cores
+    """(frames stylized at once, CPU threads each) for a run on the CPU, filling the physical cores
     (`cores`, default: this machine's).
 
     Whole frames on cores of their own outrun one frame split across them: a small net's layers

@@ -220,6 +220,15 @@ def test_pausable_source_swallows_frames_while_paused():
     assert cam.closed
 
 
+def test_pausable_source_ends_when_stopped_even_while_paused():
+    """Quitting while paused: the pipeline's reader waits on this source, which swallows every frame."""
+    stopped = threading.Event()
+    src = live.PausableSource(FakeCamera(n=100000, fps=1000), lambda: True, stopped.is_set)
+    threading.Timer(0.1, stopped.set).start()
+    t = time.monotonic()
+    assert list(src) == [] and time.monotonic() - t < 2
+
+
 def test_rate_meter_reports_recent_rate():
     m = live.RateMeter(window=1.0)
     for i in range(50):
