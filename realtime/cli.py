@@ -137,7 +137,7 @@ def _whole_number(text: str) -> int:
     return n
 
 
-def add_threads_option(p: argparse.ArgumentParser, single_picture: bool = False) -> None:
+def add_worker_options(p: argparse.ArgumentParser, single_picture: bool = False) -> None:
     """--workers and --threads, shared by video/image and live (whose options live in live.py);
     `single_picture`: the command may stylize one picture, which gets every core."""
     picture = "for a single picture or " if single_picture else "for "
@@ -164,7 +164,7 @@ def _common_render(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", metavar="WxH|SCALE",
                    help="inference size, e.g. 640x360 or 0.5; output keeps the input size")
     p.add_argument("--device", default="auto", choices=DEVICES)
-    add_threads_option(p, single_picture=True)
+    add_worker_options(p, single_picture=True)
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or info logs")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .controller import Action, Controller, ResolutionGovernor  # stdlib-only, cheap to import
-from .cli import add_threads_option, make_engine
+from .cli import add_worker_options, make_engine
 from .devices import DEVICES
 from .errors import UserError
 from .settings import STABILIZE_STRENGTH
@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vcam", action="store_true", help="send the output to a virtual camera from the start (v toggles)")
     parser.add_argument("--record", metavar="OUT.mp4", help="record the output from the start (r toggles)")
     parser.add_argument("--device", default="auto", choices=DEVICES, help="default: auto")
-    add_threads_option(parser)
+    add_worker_options(parser)
     parser.add_argument("--strength", type=float, default=1.0, help="style strength 0..1 (default: 1; + and - change it)")
     parser.add_argument("--preserve-color", action="store_true", help="keep the camera's colours (c toggles)")
     parser.add_argument("--stabilize", nargs="?", type=float, const=STABILIZE_STRENGTH, default=None,
