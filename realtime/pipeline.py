@@ -267,9 +267,10 @@ class _Run:
                 finished.set()
         return body
 
-    def _hand_on(self, q: queue.Queue, item: object, stage: str, latest: bool = False) -> bool:
-        """Queue an item for the next stage: `latest` drops the stale one, else wait. False: aborted."""
-        if latest:
+    def _hand_on(self, q: queue.Queue, item: object, stage: str) -> bool:
+        """Queue an item for the next stage: live drops the stale one, files wait. False: aborted.
+        (Live results go through self.results instead.)"""
+        if self.live:
             _put_latest(q, item, self.stats)
         elif not _put(q, item, self.abort):
             return False
@@ -289,8 +290,7 @@ class _Run:
                     break
                 self.stats.record("read", (time.perf_counter() - t) * 1000)
                 self.stats.frames_in += 1
-                if not self._hand_on(self.q_in[n % len(self.q_in)], (frame, time.perf_counter(), n), "read",
-                                     latest=self.live):
+                if not self._hand_on(self.q_in[n % len(self.q_in)], (frame, time.perf_counter(), n), "read"):
                     break
                 n += 1
         finally:
