@@ -73,9 +73,9 @@ def builtin_model_dir() -> Path:
 
 
 def is_companion(path: str | os.PathLike[str]) -> bool:
-    """fp16 variants, tile graphs and AdaIN encoders sit beside models but are not styles themselves."""
+    """fp16 and int8 variants, tile graphs and AdaIN encoders sit beside models but are not styles themselves."""
     name = Path(path).name
-    return name.endswith((".fp16.onnx", ".tiles.onnx")) or "adain_encoder" in name
+    return name.endswith((".fp16.onnx", ".int8.onnx", ".tiles.onnx")) or "adain_encoder" in name
 
 
 # The built-in AdaIN model: used for --style-image pictures, never one of the default styles

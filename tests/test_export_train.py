@@ -704,6 +704,75 @@ def test_export_fp16_variant_is_checked(checkpoints, tmp_path):
         assert "fp16_file" not in rep
 
 
+def test_export_int8_variant_is_calibrated_checked_and_runs(checkpoints, data, tmp_path):
+    import onnx
+
+    from stylecam.export import int8
+    from stylecam.realtime.engine import OrtEngine
+    from stylecam.realtime.modelfile import builtin_models, read_model_info
+    from stylecam.realtime.styles import StyleBank
+
+    quality = tmp_path / "q.json"
+    quality.write_text(json.dumps({"measured": "on fp32"}))
+    path = tmp_path / "m.onnx"
+    r = _run_cli("export", str(checkpoints["cin"]), "-o", str(path), "--int8", str(data["photos"]),
+                 "--quality", str(quality), "--json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)  # onnxruntime's calibration chatter kept off stdout
+    q8 = tmp_path / "m.int8.onnx"
+    par = rep["int8_parity"]
+    # 14 readable photos: 11 calibrate, every fourth (3) is held back for the check
+    assert Path(rep["int8_file"]) == q8 and par["photos_checked"] == 3
+    assert par["mean_levels"] <= int8.INT8_MEAN_TOL and par["worst_style_levels"] <= int8.INT8_STYLE_TOL
+    # int8 in the graph: the convs' weights stored as int8, dequantised in front of each conv
+    g = onnx.load(str(q8)).graph
+    assert any(i.data_type == onnx.TensorProto.INT8 for i in g.initializer)
+    convs = [n for n in g.node if n.op_type == "Conv"]
+    producers = {o: n.op_type for n in g.node for o in n.output}
+    assert convs and all(producers.get(c.input[1]) == "DequantizeLinear" for c in convs)
+    info = read_model_info(q8)
+    assert info.precision == "int8" and info.kind == "cin" and [s["name"] for s in info.styles] == ["stripes", "checks"]
+    meta = onnx.load(str(q8)).metadata_props
+    meta = {p.key: p.value for p in meta}
+    assert "stylecam.quality" not in meta  # the fp32 file's figures are not the int8 file's
+    assert json.loads(meta["stylecam.int8"])["calibration_photos"] == 11
+    assert builtin_models(tmp_path) == [path]  # a companion, not a second set of styles
+    # the runtime runs it, and close to the fp32 file on a photo
+    photo = cv2.cvtColor(cv2.imread(str(next(data["photos"].rglob("p00.png")))), cv2.COLOR_BGR2RGB)
+    outs = [OrtEngine(StyleBank([str(p)]), device="cpu").stylize(photo, {1: 1.0}) for p in (path, q8)]
+    assert outs[1].shape == photo.shape
+    assert np.abs(outs[0].astype(int) - outs[1].astype(int)).mean() <= int8.INT8_MEAN_TOL * 2
+
+
+def test_int8_parity_check_catches_calibration_unlike_the_frames(checkpoints, data, tmp_path):
+    """Ranges taken from flat grey frames clip real photos' activations: the check must say so."""
+    from stylecam.export import int8
+
+    path = tmp_path / "m.onnx"
+    assert _run_cli("export", str(checkpoints["feedforward"]), "-o", str(path)).returncode == 0
+    fp32 = path.read_bytes()
+    cal, chk = int8.calibration_frames(data["photos"])
+    good = int8.parity(fp32, int8.quantize(fp32, cal, 1), chk, 1)
+    flat = [np.full_like(cal[0], 0.5)]
+    bad = int8.parity(fp32, int8.quantize(fp32, flat, 1), chk, 1)
+    assert int8.parity_failure(good) is None
+    assert int8.parity_failure(bad) is not None and bad["mean_levels"] > 3 * good["mean_levels"]
+
+
+@pytest.mark.parametrize("kind,folder,needle", [
+    ("cin", "empty", "no images"),
+    ("cin", "notimage", "is not a folder"),
+    ("adain", "photos", "--int8 is for feed-forward and CIN"),
+])
+def test_int8_bad_input_is_one_line_exit_2_and_writes_nothing(checkpoints, data, tmp_path, kind, folder, needle):
+    path = tmp_path / "m.onnx"
+    r = _run_cli("export", str(checkpoints[kind]), "-o", str(path), "--int8", str(data[folder]))
+    assert r.returncode == 2, r.stderr
+    lines = [l for l in r.stderr.strip().splitlines() if l.startswith("stylecam: error")]
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("args,needle", [
     (["train", "feedforward", "--style", "/nonexistent/s.jpg", "--content-dir", "{photos}"], "style image not found"),
     (["train", "cin", "--styles", "{stripes}", "--content-dir", "{empty}"], "no images"),
