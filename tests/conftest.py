@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -42,6 +43,22 @@ def clip(tmp_path: Path):
 def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep AdaIN statistics caches out of the user's ~/.cache during tests."""
     monkeypatch.setenv("STYLECAM_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored() -> Iterator[None]:
+    """An in-process CLI run that got a stop signal leaves SIGINT ignored on its way out (on purpose:
+    its process is exiting); later tests in this process need Ctrl-C back, or
+    `_thread.interrupt_main` does nothing and a live run waits forever."""
+    import signal
+
+    from stylecam.realtime.signals import STOP_SIGNALS
+
+    saved = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    yield
+    for sig, handler in saved.items():
+        if handler is not None:
+            signal.signal(sig, handler)
 
 
 # -- the device matrix: every engine/live/CLI test marked with `device` runs on each device that
