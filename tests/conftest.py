@@ -46,15 +46,18 @@ def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _signal_handlers_restored() -> Iterator[None]:
-    """An in-process CLI run that got a stop signal leaves SIGINT ignored on its way out (on purpose:
-    its process is exiting); later tests in this process need Ctrl-C back, or
-    `_thread.interrupt_main` does nothing and a live run waits forever."""
+def _ctrl_c_raises() -> Iterator[None]:
+    """Every test starts with Python's own Ctrl-C (KeyboardInterrupt) and gets the stop-signal handlers
+    back after it. A test process started with SIGINT ignored (`nohup`, a background job of a script)
+    would otherwise never see `_thread.interrupt_main`, and a live run waiting for it runs forever; an
+    in-process CLI run stopped by a signal leaves SIGINT ignored on its way out (on purpose: its
+    process is exiting)."""
     import signal
 
     from stylecam.realtime.signals import STOP_SIGNALS
 
     saved = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     for sig, handler in saved.items():
         if handler is not None:
