@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from stylecam.export import losses as L  # noqa: E402
-from stylecam.export.data import is_held_out, list_images, read_rgb, resize_long, to_tensor, to_uint8  # noqa: E402
+from stylecam.export.data import (  # noqa: E402
+    fit_frame, is_held_out, list_images, read_rgb, resize_long, to_tensor, to_uint8)
 from peer import peer_frames, style_file  # noqa: E402
 from stylecam.export.vgg import VGG19Features  # noqa: E402
 from stylecam.realtime.engine import OrtEngine  # noqa: E402
@@ -95,18 +96,6 @@ def gatys_output(photo: np.ndarray, style_path: Path, steps: int, cache: Path | 
         cache.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(f), cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
     return out
-
-
-def fit_frame(img: np.ndarray, w: int, h: int) -> np.ndarray:
-    """Centre-crop to the frame's aspect and scale to it: a photo as a webcam or clip would show it."""
-    ih, iw = img.shape[:2]
-    if iw * h > ih * w:
-        cw = ih * w // h
-        img = img[:, (iw - cw) // 2:(iw - cw) // 2 + cw]
-    else:
-        ch = iw * h // w
-        img = img[(ih - ch) // 2:(ih - ch) // 2 + ch]
-    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
 
 
 def contact_sheet(cells: dict[str, list[np.ndarray]], header: list[str], path: Path) -> None:

@@ -85,6 +85,18 @@ def resize_long(img: np.ndarray, long_side: int) -> np.ndarray:
                       interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
 
 
+def fit_frame(img: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Centre-crop to the frame's aspect and scale to it: a photo as a webcam or clip would show it."""
+    ih, iw = img.shape[:2]
+    if iw * h > ih * w:
+        cw = ih * w // h
+        img = img[:, (iw - cw) // 2:(iw - cw) // 2 + cw]
+    else:
+        ch = iw * h // w
+        img = img[(ih - ch) // 2:(ih - ch) // 2 + ch]
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+
+
 def to_tensor(img: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).float().div_(255.0)
 

@@ -20,10 +20,9 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-import cv2
 import numpy as np
 
-from .data import list_images, read_rgb
+from .data import fit_frame, list_images, read_rgb
 from .errors import UserError
 
 # One size for every calibration frame (the percentile histograms need equal shapes), near 16:9 like
@@ -49,7 +48,7 @@ def calibration_frames(folder: str | Path) -> tuple[list[np.ndarray], list[np.nd
     for p in paths:
         img = read_rgb(p)
         if img is not None:
-            frames.append(_fit(img))
+            frames.append(_as_input(fit_frame(img, *CALIB_SIZE)))
         if len(frames) >= MAX_PHOTOS + MAX_PHOTOS // 3:
             break
     if len(frames) < 2:
@@ -58,13 +57,8 @@ def calibration_frames(folder: str | Path) -> tuple[list[np.ndarray], list[np.nd
     return [f for i, f in enumerate(frames) if i % 4 != 3], [f for i, f in enumerate(frames) if i % 4 == 3]
 
 
-def _fit(img: np.ndarray) -> np.ndarray:
-    w, h = CALIB_SIZE
-    s = max(w / img.shape[1], h / img.shape[0])
-    size = (max(w, round(img.shape[1] * s)), max(h, round(img.shape[0] * s)))
-    img = cv2.resize(img, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
-    y, x = (img.shape[0] - h) // 2, (img.shape[1] - w) // 2
-    return np.ascontiguousarray(img[y:y + h, x:x + w].transpose(2, 0, 1))[None].astype(np.float32) / 255.0
+def _as_input(img: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(img.transpose(2, 0, 1))[None].astype(np.float32) / 255.0
 
 
 def _feeds(frames: list[np.ndarray], n_styles: int) -> list[dict[str, np.ndarray]]:

@@ -180,6 +180,11 @@ def _with_metadata(data: bytes, meta: dict[str, str]) -> bytes:
     return model.SerializeToString()
 
 
+def _beside(out: Path, suffix: str) -> Path:
+    """A companion's path: `<name>.onnx` -> `<name><suffix>` in the same folder."""
+    return out.with_name(out.name[: -len(".onnx")] + suffix)
+
+
 def _write(path: Path, data: bytes) -> None:
     write_atomic(path, lambda tmp: tmp.write_bytes(data))
 
@@ -268,7 +273,7 @@ def export_transformer(ck: dict, net: nn.Module, out: Path, name: str, fp16: boo
     # The tile graph, a companion file: explicit normalisations cost ~20 % of a frame on the real-time path,
     # so they live beside the model and run only for pictures large enough to tile.
     size = norm_stats_size(net, *example(64, 64))
-    tiles_path = out.with_name(out.name[: -len(".onnx")] + ".tiles.onnx")
+    tiles_path = _beside(out, ".tiles.onnx")
     plain = _Stylizer(net, False).eval()
     tapped = _Tapped(plain, net, size).eval()
     tile_inputs = inputs + list(TILE_INPUTS)
@@ -289,7 +294,7 @@ def export_transformer(ck: dict, net: nn.Module, out: Path, name: str, fp16: boo
         if not half:  # exact rewrites for the CPU kernels (the fp16 file is for GPUs, left as exported)
             data = lean(data)
         data = _with_metadata(data, _base_meta(kind, name, styles, ck, net.size_multiple, precision, io_spec, extra))
-        path = out if not half else out.with_name(out.name[: -len(".onnx")] + ".fp16.onnx")
+        path = out if not half else _beside(out, ".fp16.onnx")
         cases = [example(h, w, b) for h, w, b in ((64, 96, 1), (124, 76, 2))]
         feeds = [dict(zip(inputs, (a.numpy() for a in args))) for args in cases]
         if not half:
@@ -313,7 +318,7 @@ def export_transformer(ck: dict, net: nn.Module, out: Path, name: str, fp16: boo
         if not half:
             fp32_bytes = data
     if calib is not None:
-        path = out.with_name(out.name[: -len(".onnx")] + ".int8.onnx")
+        path = _beside(out, ".int8.onnx")
         data = int8.quantize(fp32_bytes, calib[0], n)
         par = int8.parity(fp32_bytes, data, calib[1], n)
         report["int8_parity"] = par
@@ -337,7 +342,7 @@ def export_adain(ck: dict, net: nn.Module, out: Path, name: str, fp16: bool, sty
     from .data import load_style
     from .train import style_metadata
 
-    enc_path = out.with_name(out.name[: -len(".onnx")] + ".adain_encoder.onnx")
+    enc_path = _beside(out, ".adain_encoder.onnx")
     styles = []
     with torch.no_grad():
         for s in style_images:
@@ -391,7 +396,7 @@ def export_adain(ck: dict, net: nn.Module, out: Path, name: str, fp16: bool, sty
                                          inputs + list(TILE_INPUTS), ["stylized", TILE_OUTPUT], dyn))
         data = _with_metadata(data, _base_meta("adain", name, styles, ck, 8, precision, {**io_spec, **_tile_io(size)},
                                                extra))
-        path = out if not half else out.with_name(out.name[: -len(".onnx")] + ".fp16.onnx")
+        path = out if not half else _beside(out, ".fp16.onnx")
         args = example(64, 96)
         feed = {**dict(zip(inputs, (a.detach().numpy() for a in args))), **tile_feeds(size)}
         if not half:
