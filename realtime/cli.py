@@ -162,9 +162,7 @@ def _common_render(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alpha", type=float, default=1.0, help="AdaIN content/style trade-off 0..1 (default 1)")
     p.add_argument("--preserve-color", action="store_true", help="keep the input's colours, take only luminance")
     p.add_argument("--size", metavar="WxH|SCALE",
-                   help="inference size, e.g. 640x360 or 0.5 (1: the input's own); output keeps the input size. "
-                        "Default: video, the model's working size (the built-in CPU styles: 640 px long side, "
-                        "so strokes keep their share of the frame); image, the picture's own size")
+                   help="inference size, e.g. 640x360 or 0.5; output keeps the input size")
     p.add_argument("--device", default="auto", choices=DEVICES)
     add_worker_options(p, single_picture=True)
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
@@ -248,8 +246,7 @@ def _parse_weights(text: str | None, n: int) -> list[float]:
     return weights
 
 
-def _settings(args: argparse.Namespace, mix: dict[int, float], work_side: int = 0):
-    """`work_side`: the models' working long side (StyleBank.work_side), used when --size is not given."""
+def _settings(args: argparse.Namespace, mix: dict[int, float]):
     from .frames import parse_size
     from .settings import RenderSettings
 
@@ -258,7 +255,7 @@ def _settings(args: argparse.Namespace, mix: dict[int, float], work_side: int = 
     if not 0.0 <= args.alpha <= 1.0:
         raise UserError(f"--alpha {args.alpha} is out of range; use a number from 0 to 1")
     return RenderSettings(mix, strength=args.strength, preserve_color=args.preserve_color,
-                          alpha=args.alpha, size=parse_size(args.size), work_side=work_side)
+                          alpha=args.alpha, size=parse_size(args.size))
 
 
 def _stabilizer(strength: float | None) -> list[Any]:
@@ -326,16 +323,10 @@ def cmd_video(args: argparse.Namespace) -> int:
     sink = None
     try:
         bank, style, mix = _bank_and_style(args)
-        # a video is stylized at its models' working size (frames in motion: the look of `live`,
-        # strokes sized for the frame at any resolution); a still at its own size, unless --size
-        settings = _settings(args, mix, work_side=bank.work_side(mix))
+        settings = _settings(args, mix)
         post = _stabilizer(args.stabilize)
         engine, workers = make_engine(bank, args)
-        work = target_size(settings.size, *src.size, settings.work_side)
-        engine.check_size(*work, {bank[i].model for i in mix})
-        if settings.size is None and work != tuple(src.size):
-            log.info("stylecam: stylizing at %dx%d, the model's working size, and scaling up to %dx%d "
-                     "(--size 1 stylizes at the frame's own size)", *work, *src.size)
+        engine.check_size(*target_size(settings.size, *src.size), {bank[i].model for i in mix})
         sink = VideoFileSink(args.output, fps=src.rate, time_base=src.time_base, rotation=lambda: src.rotation,
                              audio_from=args.input if src.has_audio else None)
     except BaseException:
@@ -364,7 +355,7 @@ def cmd_video(args: argparse.Namespace) -> int:
         _emit(args, {"frames": stats.frames_out, "skipped": stats.skipped, "fps": round(stats.fps, 2),
                      "seconds": round(stats.seconds, 3), "output": out, "partial": stats.interrupted,
                      "device": engine.device, "workers": workers, "threads": engine.cpu_threads, "style": style.name,
-                     "audio": sink.audio_mode, "work_size": list(work),
+                     "audio": sink.audio_mode,
                      "input_frames_announced": expected, "input_truncated": truncated,
                      "stage_ms": {k: round(v, 2) for k, v in stats.stages().items()}})
     if stats.interrupted:

@@ -41,14 +41,6 @@ class Engine(Protocol):
                 preserve_color: bool = False, alpha: float = 1.0) -> np.ndarray: ...
 
 
-def stylize_at(engine: Engine, frame: np.ndarray, work: tuple[int, int], mix: Mapping[int, float],
-               **options: Any) -> np.ndarray:
-    """Stylize `frame` at the working size `work` (WxH) and hand it back at its own size: the one way
-    every render path and the quality benchmark apply a working size (frames.target_size)."""
-    h, w = frame.shape[:2]
-    return fr.resize(engine.stylize(fr.resize(frame, work), mix, **options), (w, h))
-
-
 class _Runner:
     """One model file on one device; on GPUs, inputs/outputs stay in reused device buffers."""
 

@@ -132,17 +132,9 @@ def parse_size(spec: str | None, scale: bool = True) -> Size | float | None:
     return factor
 
 
-def target_size(spec: Size | float | None, width: int, height: int, work_side: int = 0) -> Size:
-    """Resolve a parsed size against a frame's (width, height); scales keep the aspect ratio.
-
-    No size given: the frame's own, or, when the model says its strokes are made for a long side of
-    `work_side` px and the frame is larger, the frame shrunk to that long side (strokes then keep their
-    share of the frame at every frame size instead of shrinking as the frame grows)."""
+def target_size(spec: Size | float | None, width: int, height: int) -> Size:
+    """Resolve a parsed size against a frame's (width, height); scales keep the aspect ratio."""
     if spec is None:
-        long = max(width, height)
-        if 0 < work_side < long:
-            f = work_side / long
-            return (max(1, round(width * f)), max(1, round(height * f)))
         return (width, height)
     if isinstance(spec, tuple):
         return (int(spec[0]), int(spec[1]))

@@ -47,7 +47,6 @@ class ModelInfo:
     encoder: str | None = None
     tiles: str | None = None  # companion file with the tile ports (docs/model-format.md, "Tile statistics")
     norm_stats: int = 0       # K when this graph itself has the tile ports
-    work_side: int = 0        # long side the net's strokes are made for; 0: stylize at the frame's own size
     metadata: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -169,7 +168,6 @@ def parse_metadata(path: str, meta: dict[str, str]) -> ModelInfo:
         encoder=meta.get("stylecam.encoder") or None,
         tiles=meta.get("stylecam.tiles") or None,
         norm_stats=_int(meta, "stylecam.norm_stats", 0, path, least=0),
-        work_side=_int(meta, "stylecam.work_side", 0, path, least=0),
         metadata=meta,
     )
 

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from . import frames as fr
-from .engine import Engine, stylize_at
+from .engine import Engine
 from .settings import RenderSettings
 from .sinks import Sink
 from .sources import Frame, Source
@@ -312,9 +312,10 @@ class _Run:
                 t = time.perf_counter()
                 src = frame.image
                 h, w = src.shape[:2]
-                work = fr.target_size(settings.size, w, h, settings.work_side)
-                out = stylize_at(self.engine, src, work, settings.mix, strength=settings.strength,
-                                 preserve_color=settings.preserve_color, alpha=settings.alpha)
+                work = fr.target_size(settings.size, w, h)
+                out = self.engine.stylize(fr.resize(src, work), settings.mix, strength=settings.strength,
+                                          preserve_color=settings.preserve_color, alpha=settings.alpha)
+                out = fr.resize(out, (w, h))
                 self.stats.record("infer", (time.perf_counter() - t) * 1000)
                 use_post = bool(self.post) and settings.stabilize
                 # the post-processors run in the writer thread, overlapping the next frame's inference

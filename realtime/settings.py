@@ -22,5 +22,4 @@ class RenderSettings:
     preserve_color: bool = False                       # keep the input's colours, take the luminance
     alpha: float = 1.0                                 # AdaIN content/style trade-off
     size: tuple[int, int] | float | None = None        # working size: WxH, a scale, or None (the input's)
-    work_side: int = 0                                 # with size None: frames longer than this stylized at it
     stabilize: bool = True                             # run the post-processors (live: `t` toggles them)

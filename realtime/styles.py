@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,12 +159,6 @@ class StyleBank:
 
     def model_info(self, path: str) -> ModelInfo:
         return self._infos[path]
-
-    def work_side(self, mix: Mapping[int, float]) -> int:
-        """The long side a mix is stylized at by default (`stylecam.work_side`): 0 (the frame's own size)
-        when any of its models says nothing, else the largest any of them asks for."""
-        sides = {self._infos[self._styles[i].model].work_side for i in mix}
-        return 0 if not sides or 0 in sides else max(sides)
 
     def adain_stats(self, index: int) -> Stats:
         """(mean, std) of an AdaIN style, built-in or from a style image."""

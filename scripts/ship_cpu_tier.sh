@@ -12,11 +12,7 @@ mkdir -p $S
 # issue 11 set the bars (release 1, commit aa6f68f), taken from git history, not from the working tree.
 BASELINE_COMMIT=${BASELINE_COMMIT:-aa6f68f}
 [ -f $S/baseline.onnx ] || { git show "$BASELINE_COMMIT:$DST" > $S/baseline.part && mv $S/baseline.part $S/baseline.onnx; }
-# The long side the net's strokes are made for (stylecam.work_side): `stylecam video` stylizes longer
-# frames at it and scales them up, as `live` does at its 640x360 working size, so the 960x540 figures
-# below are what a video at that size gets (release 9 on; release 8 ran every frame at its own size).
-WORK_SIDE=${WORK_SIDE:-640}
-stylecam export "$RUN/checkpoint.pt" -o $S/cpu-cin-12.onnx --name cpu-cin-12 --work-side "$WORK_SIDE" >&2
+stylecam export "$RUN/checkpoint.pt" -o $S/cpu-cin-12.onnx --name cpu-cin-12 >&2
 peer=()
 [ -n "${PEER_PYTHON:-}" ] && peer=(--peer-python "$PEER_PYTHON")
 python benchmarks/quality.py --model $S/cpu-cin-12.onnx --baseline $S/baseline.onnx "${peer[@]}" \
@@ -38,8 +34,7 @@ s = sys.argv[1]
 q = json.load(open(f"{s}/quality.json"))
 flick = {m: {r["clip"]: r["outputs"]["raw"]["warp_error"] for r in json.load(open(f"{s}/flicker-{m}.json"))["results"]}
          for m in ("cpu-cin-12", "baseline")}
-out = {"benchmark": "benchmarks/quality.py", "photos": q["photos"], "bar": q["bar"], "work_sizes": q["work_sizes"],
-       "summary": q["summary"],
+out = {"benchmark": "benchmarks/quality.py", "photos": q["photos"], "bar": q["bar"], "summary": q["summary"],
        "per_style": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in q["rows"]],
        "raw_warp_error": flick["cpu-cin-12"], "raw_warp_error_previous_release": flick["baseline"]}
 for key, name in (("raw_warp_error_per_style", "flicker-styles"), ("raw_warp_error_per_style_later", "flicker-styles-later")):
@@ -52,5 +47,5 @@ for key, name in (("raw_warp_error_per_style", "flicker-styles"), ("raw_warp_err
         "verdict": fs["verdict"]}
 print(json.dumps(out))
 PY
-stylecam export "$RUN/checkpoint.pt" -o "$DST" --name cpu-cin-12 --work-side "$WORK_SIDE" --quality $S/metadata-quality.json >&2
+stylecam export "$RUN/checkpoint.pt" -o "$DST" --name cpu-cin-12 --quality $S/metadata-quality.json >&2
 echo "$DST"

@@ -34,7 +34,7 @@ def _styles_meta(kind: str, name: str) -> list[dict]:
 
 def make_tiny_model(path: str | Path, kind: str = "feedforward", *, name: str | None = None,
                     size_multiple: int = 4, min_size: int = 16, encoder: str | None = None,
-                    version: str = "1", op: str = "invert", width: int = 16, work_side: int = 0) -> Path:
+                    version: str = "1", op: str = "invert", width: int = 16) -> Path:
     """Write a tiny stylecam ONNX model of `kind` with the docs/model-format.md metadata.
 
     feedforward: stylized = 1 - image (op="invert"), a fixed 3x3 Conv (op="conv"), or a small random
@@ -133,8 +133,6 @@ def make_tiny_model(path: str | Path, kind: str = "feedforward", *, name: str | 
     }
     if kind == "adain":
         meta["stylecam.encoder"] = encoder or "adain_encoder.onnx"
-    if work_side:
-        meta["stylecam.work_side"] = str(work_side)
     helper.set_model_props(model, meta)
     onnx.checker.check_model(model)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -39,23 +39,6 @@ def test_video_with_cin_style_by_number_and_options(clip, tiny_model, tmp_path, 
     assert probe(out)["width"] == 64 and probe(out)["audio_seconds"] is None
 
 
-def test_video_runs_at_the_models_working_size_and_a_still_at_its_own(clip, tiny_model, tmp_path, capsys):
-    """A model with stylecam.work_side: `video` stylizes larger frames at it and scales back up (its
-    strokes keep their share of the frame), `--size 1` at the frame's own size; `image` keeps a still's."""
-    model = str(tiny_model("feedforward", work_side=32))
-    src = clip(frames=4, size=(64, 48), audio=False)
-    for extra, work in (([], [32, 24]), (["--size", "1"], [64, 48])):
-        out = tmp_path / f"o{len(extra)}.mp4"
-        assert main(["video", str(src), "-o", str(out), "--model", model, "--json", "--device", "cpu", *extra]) == 0
-        assert json.loads(capsys.readouterr().out)["work_size"] == work
-        assert (probe(out)["width"], probe(out)["height"]) == (64, 48)
-    img = np.zeros((48, 64, 3), np.uint8)
-    img[:, ::2] = 255  # 1 px stripes: any trip through a smaller size greys them out
-    cv2.imwrite(str(tmp_path / "in.png"), img)
-    assert main(["image", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), "--model", model]) == 0
-    assert np.array_equal(cv2.imread(str(tmp_path / "out.png")), 255 - img)  # inverted at its own size
-
-
 def test_threads_reach_the_engine_and_bad_counts_exit_2(clip, ff, tmp_path, capsys):
     src = clip(frames=3, audio=False)
     assert main(["video", str(src), "-o", str(tmp_path / "o.mp4"), "--model", ff, "--threads", "1", "--json",

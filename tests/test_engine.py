@@ -8,7 +8,7 @@ import pytest
 from stylecam.testing import CIN_TABLE, make_tiny_model
 from stylecam.realtime import engine as eng
 from stylecam.realtime import modelfile, styles
-from stylecam.realtime.engine import OrtEngine, stylize_at
+from stylecam.realtime.engine import OrtEngine
 from stylecam.realtime.session import physical_cores
 from stylecam.realtime.styles import StyleEncoder
 from stylecam.realtime.errors import UserError
@@ -33,35 +33,6 @@ def test_model_info_reads_metadata(tiny_model):
     assert info.kind == "cin" and info.name == "tiny-cin"
     assert len(info.styles) == 3 and info.size_multiple == 8 and info.min_size == 32
     assert info.precision == "fp32"
-    assert info.work_side == 0  # says nothing: frames are stylized at their own size
-
-
-def test_bank_working_side_follows_the_mixed_models(tiny_model):
-    """A mix's working side is its models' (the largest); one model that says nothing means the frame's own."""
-    bank = StyleBank([tiny_model("cin", work_side=640), tiny_model("feedforward", name="big", work_side=800),
-                      tiny_model("feedforward", name="plain")])
-    assert modelfile.read_model_info(bank[0].model).work_side == 640
-    cin, big, plain = 0, len(bank) - 2, len(bank) - 1
-    assert bank.work_side({cin: 1.0}) == 640
-    assert bank.work_side({cin: 0.5, big: 0.5}) == 800
-    assert bank.work_side({cin: 0.5, plain: 0.5}) == 0
-    assert bank.work_side({plain: 1.0}) == 0
-
-
-def test_stylize_at_runs_the_net_at_the_working_size_and_returns_the_frame_size(tiny_model):
-    seen = []
-
-    class Recording:
-        bank, device = None, "cpu"
-
-        def stylize(self, frame, mix, **kw):
-            seen.append(frame.shape[:2])
-            return 255 - frame
-
-    frame = np.full((540, 960, 3), 40, np.uint8)
-    out = stylize_at(Recording(), frame, (640, 360), {0: 1.0})
-    assert seen == [(360, 640)] and out.shape == frame.shape
-    assert np.abs(out.astype(int) - 215).max() <= 1  # a flat frame survives both resizes
 
 
 def test_corrupt_model_is_a_user_error(tmp_path):

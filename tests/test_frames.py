@@ -124,16 +124,6 @@ def test_target_size():
     assert fr.target_size(0.5, 123, 77) == (62, 38)
 
 
-def test_target_size_takes_the_models_working_side_only_when_no_size_is_given():
-    assert fr.target_size(None, 960, 540, work_side=640) == (640, 360)
-    assert fr.target_size(None, 540, 960, work_side=640) == (360, 640)       # portrait: the long side
-    assert fr.target_size(None, 640, 360, work_side=640) == (640, 360)       # at it: untouched
-    assert fr.target_size(None, 320, 180, work_side=640) == (320, 180)       # smaller: never scaled up
-    assert fr.target_size(None, 1920, 1080, work_side=0) == (1920, 1080)     # no working side: its own
-    assert fr.target_size(1.0, 960, 540, work_side=640) == (960, 540)        # --size 1: the frame's own
-    assert fr.target_size((800, 450), 960, 540, work_side=640) == (800, 450)
-
-
 def test_check_frame_rejects_wrong_layouts():
     with pytest.raises(ValueError):
         fr.check_frame(np.zeros((4, 4), np.uint8))
