@@ -5,7 +5,8 @@
 Pixels whose input flow is over --moving px are "moving" (people, cars), the rest "still". A net can be
 steadier than another on still pixels (where camera noise boils into texture) and less steady on
 moving ones (where the texture is redrawn as things move): the single figure of flicker_bench.py
-hides which. The input's own figures are the floor. Style 1 of each model, raw output, no stabilizer.
+hides which. The input's own figures are the floor. Style 1 of each model (or --style, by name or
+number), raw output, no stabilizer.
 
 --halo says how far from moving things a net's output changes: each pair again with only the moving
 pixels taken from the second frame (the still ones, camera noise and all, from the first), and the
@@ -30,7 +31,7 @@ from sizes import frame_size  # noqa: E402
 from stylecam.realtime.engine import OrtEngine  # noqa: E402
 from stylecam.realtime.styles import StyleBank  # noqa: E402
 from stylecam.realtime.temporal import FlowEstimator, pair_flow, warping_error  # noqa: E402
-from stylecam.realtime.errors import EXIT_USER  # noqa: E402
+from stylecam.realtime.errors import EXIT_USER, UserError  # noqa: E402
 
 HALO_BINS = (0, 2, 4, 8, 16, 32, 64, 10_000)  # px from the nearest moving pixel
 
@@ -50,11 +51,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", required=True, help="ONNX model (repeatable)")
     add_clips_argument(ap)
-    ap.add_argument("--frames", type=int, default=40)
+    ap.add_argument("--frames", type=int, default=40, help="first N frames of each clip (after --skip)")
+    ap.add_argument("--skip", type=int, default=0, help="frames to pass over first (flicker_styles.py's later window: 200)")
     ap.add_argument("--size", type=frame_size, default="640x360", help="WIDTHxHEIGHT")
     ap.add_argument("--moving", type=float, default=0.5, help="flow (px) over which a pixel counts as moving")
     ap.add_argument("--halo", action="store_true", help="also the output's change on still pixels by distance "
                     "from moving ones, with only the moving pixels changed (one more run a frame)")
+    ap.add_argument("--style", default="1", help="the style to run, by name or 1-based number, in every model "
+                                                 "(default 1)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -62,12 +66,18 @@ def main() -> int:
     clips = given_or_shared_clips(args.clips)
     if not clips or models_missing(args.model):
         return EXIT_USER
-    engines = {Path(m).name: OrtEngine(StyleBank([m]), device="cpu", threads=args.threads) for m in args.model}
+    banks = {Path(m).name: StyleBank([m]) for m in args.model}
+    try:
+        pick = {k: b.styles.index(b.find(args.style)) for k, b in banks.items()}
+    except UserError as e:
+        print(f"--style: {e}", file=sys.stderr)
+        return EXIT_USER
+    engines = {k: OrtEngine(b, device="cpu", threads=args.threads) for k, b in banks.items()}
     est = FlowEstimator("accurate", 1.0)
     results = []
     for clip in clips:
-        frames = read_clip(clip, args.frames, size)
-        outs = {"input": frames} | {k: [e.stylize(f, {0: 1.0}) for f in frames] for k, e in engines.items()}
+        frames = read_clip(clip, args.frames, size, args.skip)
+        outs = {"input": frames} | {k: [e.stylize(f, {pick[k]: 1.0}) for f in frames] for k, e in engines.items()}
         acc: dict[str, dict[str, list[float]]] = {k: {"moving": [], "still": []} for k in outs}
         share = []
         halo: dict[str, list[list[float]]] = {k: [] for k in engines}
@@ -78,7 +88,7 @@ def main() -> int:
             if args.halo and moving.any():
                 moved = np.where(moving[..., None], frames[i], frames[i - 1])
                 for k, e in engines.items():
-                    halo[k].append(halo_profile(outs[k][i - 1], e.stylize(moved, {0: 1.0}), moving, valid))
+                    halo[k].append(halo_profile(outs[k][i - 1], e.stylize(moved, {pick[k]: 1.0}), moving, valid))
             for k, seq in outs.items():
                 for name, region in (("moving", moving), ("still", ~moving)):
                     acc[k][name].append(warping_error(seq[i - 1], seq[i], flow, valid, region))
@@ -96,7 +106,8 @@ def main() -> int:
             print(f"  halo {k[:20]:20} " + "  ".join(f"{lo}-{hi}px {v:.3f}" for lo, hi, v in
                                                      zip(HALO_BINS, HALO_BINS[1:], bands)), file=sys.stderr)
     if args.json:
-        print(json.dumps({"size": f"{size[0]}x{size[1]}", "frames": args.frames, "results": results}, indent=1))
+        print(json.dumps({"size": f"{size[0]}x{size[1]}", "frames": args.frames, "skip": args.skip, "style": args.style, "results": results},
+                         indent=1))
     return 0
 
 
