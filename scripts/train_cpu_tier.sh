@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The CPU real-time tier: one fast CIN net holding the 12 built-in styles.
-# Reproduces the shipped model from ../shared/data (or any photo folder + the same paintings).
+# Reproduces release 8 from ../shared/data (or any photo folder + the same paintings); the shipped
+# release 9 goes on from it: R9W=1 (below), then scripts/tune_release9.sh.
 # Two stages on one checkpoint:
 #   1. STAGE1_STEPS at 128 px crops (batch 8) of photos scaled to a 200 px short side: the colour
 #      mapping and coarse texture, cheaply;
@@ -9,7 +10,7 @@
 #      warp-consistency loss against flicker (export/temporal_loss.py) from its first step, so any
 #      checkpoint is shippable, its weight set per phase (PHASES, below): release 7;
 #   3. release 8: a fine-tune of release 7 averaged with it (the end of this script).
-# RECIPE picks what it reproduces: release8 (the default, the shipped model) or r9c (2026-12-04, not
+# RECIPE picks what it reproduces: release8 (the default; release 9's start) or r9c (2026-12-04, not
 # shipped): stages 1 and 2 up to step 9,600 (the first eight phases below, release 6's point) on a net
 # with 48 channels at 1/4 resolution (--widths 12,48), from its first step; on one H200 (bf16,
 # DATA=.gpu/data from scripts/gpu_pack.py --no-extra, 853 photos) 7.4 min beside two other nets.
@@ -34,7 +35,7 @@ case "$RECIPE" in
   release8) STEPS=${STEPS:-16265} ;;
   r9c) STEPS=${STEPS:-9600}; NET=${NET:-$r9c_net} ;;
   wide) STEPS=${STEPS:-16265}; NET=${NET:-$r9c_net}; OUT=${OUT:-runs/cpu-tier-w}; STATE=${STATE:-state/cpu-tier-w.pt} ;;
-  *) echo "train_cpu_tier: RECIPE=$RECIPE is not a recipe; use release8 (the shipped model), r9c or wide" >&2; exit 2 ;;
+  *) echo "train_cpu_tier: RECIPE=$RECIPE is not a recipe; use release8 (release 9's start), r9c or wide" >&2; exit 2 ;;
 esac
 OUT=${OUT:-runs/cpu-cin-12}
 STATE=${STATE:-state/cpu-cin-12.pt}
@@ -153,7 +154,7 @@ if [ ! -f "$OUT/release8/checkpoint.pt" ]; then
   stylecam average "$OUT/release7.pt" "$TUNE_STATE" --weights $AVERAGE_WEIGHTS -o "$OUT/release8/checkpoint.pt" >&2
   cp "$OUT/release8/checkpoint.pt" "$STATE"  # the repository's small state is the shipped model's
 fi
-# Candidate r9w (2026-12-03, twenty-fourth sitting; not shipped): release 8 fine-tuned whole (every
+# Candidate r9w (2026-12-03, twenty-fourth sitting; release 9's start, scripts/tune_release9.sh): release 8 fine-tuned whole (every
 # weight, Adam afresh) against flicker, each style's anti-flicker weight scaled by how far it
 # flickered past release 1 (temporal-style-weights), with more Gram and SWD weight to hold texture.
 # Phase 1 (w2): 6e8 base, udnie and yellow_red_blue x4, the_scream x2, the_kiss, woman_with_a_hat,
