@@ -6,7 +6,8 @@
 # tunes and checkpoints: docs/training.md, "Candidate r9s" and "Release 9".
 # Every tune: the norms of the named styles only (train-only=norms, Adam afresh), the anti-flicker
 # term at 6e8 times the style's share, noise 0.08, 3 moving patches, content weight 2.0; about 2 s a
-# step on 2 CPU cores, 25-50 steps each, so the whole script is about 10 minutes of training.
+# step on 2 CPU cores, 25-50 steps each, so the whole script is about 10 minutes of training
+# (5.5 min of steps alone; 50 min beside another 2-thread job, measured).
 # Writes $OUT/checkpoint.pt (release 9's weights; the repository keeps them in state/cpu-tier-graft.pt).
 # Then: RUN=$OUT PEER_PYTHON=... scripts/ship_cpu_tier.sh exports and scores it into the package.
 # Resumable at the granularity of a tune: one whose checkpoint is there is not run again.
@@ -34,13 +35,14 @@ tune h "$FROM" 20350 "woman_with_a_hat" "woman_with_a_hat=2.2" 3e-6 1.5e6
 stylecam graft "$FROM" --take great_wave="$OUT/g/ck-20350.pt" --take water_lilies="$OUT/g/ck-20350.pt" \
   --take woman_with_a_hat="$OUT/h/ck-20350.pt" -o "$OUT/r9s.pt" >&2
 # From r9s, the five styles over 0.35 at 960x540: udnie and yellow_red_blue at high shares (k, 25
-# steps); starry_night and grande_jatte (n, 6 and 10 steps: each the checkpoint under 0.35);
+# steps); starry_night and grande_jatte (n: grande_jatte at 3 steps, under 0.35 and steady;
+# starry_night at 10, the first under 0.35);
 # great_wave with the most Gram and SWD weight (u, 25 steps).
 tune k "$OUT/r9s.pt" 20375 "starry_night;udnie;grande_jatte;yellow_red_blue" "starry_night=1.2;udnie=5;grande_jatte=1.5;yellow_red_blue=3.5" 3.5e-6 1.5e6
-tune n "$OUT/r9s.pt" 20356 "starry_night;grande_jatte" "starry_night=1.4;grande_jatte=1.8" 3.5e-6 1.5e6
+tune n "$OUT/r9s.pt" 20353 "starry_night;grande_jatte" "starry_night=1.4;grande_jatte=1.8" 3.5e-6 1.5e6
 tune n "$OUT/r9s.pt" 20360 "starry_night;grande_jatte" "starry_night=1.4;grande_jatte=1.8" 3.5e-6 1.5e6
 tune u "$OUT/r9s.pt" 20375 "great_wave" "great_wave=1.0" 6e-6 2.5e6
 stylecam graft "$OUT/r9s.pt" --take udnie="$OUT/k/ck-20375.pt" --take yellow_red_blue="$OUT/k/ck-20375.pt" \
-  --take starry_night="$OUT/n/ck-20360.pt" --take grande_jatte="$OUT/n/ck-20356.pt" \
+  --take starry_night="$OUT/n/ck-20360.pt" --take grande_jatte="$OUT/n/ck-20353.pt" \
   --take great_wave="$OUT/u/ck-20375.pt" -o "$OUT/checkpoint.pt" >&2
 echo "$OUT/checkpoint.pt"
