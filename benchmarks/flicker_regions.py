@@ -68,7 +68,7 @@ def main() -> int:
         return EXIT_USER
     banks = {Path(m).name: StyleBank([m]) for m in args.model}
     try:
-        pick = {k: b.styles.index(b.find(args.style)) for k, b in banks.items()}
+        pick = {k: b.find(args.style).index for k, b in banks.items()}
     except UserError as e:
         print(f"--style: {e}", file=sys.stderr)
         return EXIT_USER
@@ -106,8 +106,8 @@ def main() -> int:
             print(f"  halo {k[:20]:20} " + "  ".join(f"{lo}-{hi}px {v:.3f}" for lo, hi, v in
                                                      zip(HALO_BINS, HALO_BINS[1:], bands)), file=sys.stderr)
     if args.json:
-        print(json.dumps({"size": f"{size[0]}x{size[1]}", "frames": args.frames, "skip": args.skip, "style": args.style, "results": results},
-                         indent=1))
+        print(json.dumps({"size": f"{size[0]}x{size[1]}", "frames": args.frames, "skip": args.skip,
+                          "style": args.style, "results": results}, indent=1))
     return 0
 
 
