@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The CPU real-time tier: one fast CIN net holding the 12 built-in styles.
 # Reproduces release 8 from ../shared/data (or any photo folder + the same paintings); the shipped
-# release 9 goes on from it: R9W=1 (below), then scripts/tune_release9.sh.
+# release 10 goes on from it: R9W=1 (below), then scripts/tune_release.sh.
 # Two stages on one checkpoint:
 #   1. STAGE1_STEPS at 128 px crops (batch 8) of photos scaled to a 200 px short side: the colour
 #      mapping and coarse texture, cheaply;
@@ -154,7 +154,7 @@ if [ ! -f "$OUT/release8/checkpoint.pt" ]; then
   stylecam average "$OUT/release7.pt" "$TUNE_STATE" --weights $AVERAGE_WEIGHTS -o "$OUT/release8/checkpoint.pt" >&2
   cp "$OUT/release8/checkpoint.pt" "$STATE"  # the repository's small state is the shipped model's
 fi
-# Candidate r9w (2026-12-03, twenty-fourth sitting; release 9's start, scripts/tune_release9.sh): release 8 fine-tuned whole (every
+# Candidate r9w (2026-12-03, twenty-fourth sitting; the start of releases 9 and 10, scripts/tune_release.sh): release 8 fine-tuned whole (every
 # weight, Adam afresh) against flicker, each style's anti-flicker weight scaled by how far it
 # flickered past release 1 (temporal-style-weights), with more Gram and SWD weight to hold texture.
 # Phase 1 (w2): 6e8 base, udnie and yellow_red_blue x4, the_scream x2, the_kiss, woman_with_a_hat,
