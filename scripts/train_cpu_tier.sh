@@ -10,7 +10,7 @@
 #      warp-consistency loss against flicker (export/temporal_loss.py) from its first step, so any
 #      checkpoint is shippable, its weight set per phase (PHASES, below): release 7;
 #   3. release 8: a fine-tune of release 7 averaged with it (the end of this script).
-# RECIPE picks what it reproduces: release8 (the default; release 9's start) or r9c (2026-12-04, not
+# RECIPE picks what it reproduces: release8 (the default; the shipped release's start) or r9c (2026-12-04, not
 # shipped): stages 1 and 2 up to step 9,600 (the first eight phases below, release 6's point) on a net
 # with 48 channels at 1/4 resolution (--widths 12,48), from its first step; on one H200 (bf16,
 # DATA=.gpu/data from scripts/gpu_pack.py --no-extra, 853 photos) 7.4 min beside two other nets.
@@ -35,7 +35,7 @@ case "$RECIPE" in
   release8) STEPS=${STEPS:-16265} ;;
   r9c) STEPS=${STEPS:-9600}; NET=${NET:-$r9c_net} ;;
   wide) STEPS=${STEPS:-16265}; NET=${NET:-$r9c_net}; OUT=${OUT:-runs/cpu-tier-w}; STATE=${STATE:-state/cpu-tier-w.pt} ;;
-  *) echo "train_cpu_tier: RECIPE=$RECIPE is not a recipe; use release8 (release 9's start), r9c or wide" >&2; exit 2 ;;
+  *) echo "train_cpu_tier: RECIPE=$RECIPE is not a recipe; use release8 (the shipped release's start), r9c or wide" >&2; exit 2 ;;
 esac
 OUT=${OUT:-runs/cpu-cin-12}
 STATE=${STATE:-state/cpu-cin-12.pt}

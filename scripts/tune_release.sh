@@ -7,8 +7,8 @@
 # "Release 9" and "Release 10".
 # Every tune: the norms of the named styles only (train-only=norms, Adam afresh unless said), the
 # anti-flicker term at 6e8 times the style's share, noise 0.08, 3 moving patches, content weight
-# 2.0; about 2 s a step on 2 CPU cores, 3-65 steps each, so the whole script is about 10 minutes of training
-# (release 9's, 5.5 min of steps alone, took 50 min beside another 2-thread job, measured).
+# 2.0; about 2 s a step on 2 CPU cores, 3-65 steps each, so the whole script is about 10 minutes of
+# training (release 9's, 5.5 min of steps alone, took 50 min beside another 2-thread job, measured).
 # Writes $OUT/checkpoint.pt (the shipped weights; the repository keeps them in state/cpu-tier-graft.pt).
 # Then: RUN=$OUT PEER_PYTHON=... scripts/ship_cpu_tier.sh exports and scores it into the package.
 # Resumable at the granularity of a tune: one whose checkpoint is there is not run again.
@@ -38,7 +38,8 @@ tune h "$FROM" 20350 "woman_with_a_hat" "woman_with_a_hat=2.2" 3e-6 1.5e6
 stylecam graft "$FROM" --take great_wave="$OUT/g/ck-20350.pt" --take water_lilies="$OUT/g/ck-20350.pt" \
   --take woman_with_a_hat="$OUT/h/ck-20350.pt" -o "$OUT/r9s.pt" >&2
 # From r9s, the five styles over 0.35 at 960x540: udnie and yellow_red_blue at high shares (k, 25
-# steps); grande_jatte (n, 3 steps: under 0.35 and steady); starry_night with more Gram weight (x2,
+# steps); grande_jatte (n, 3 steps: under 0.35 and steady; starry_night trains beside it as it did
+# when run, which sets grande_jatte's share of the batches); starry_night with more Gram weight (x2,
 # 3 steps); great_wave with far more Gram weight and little SWD (y, 50 steps), then more Gram still
 # with y's Adam kept (z, 15 steps): the Gram terms are what the ratio measures, while SWD's
 # low-layer marks are what boils on moving pixels.
