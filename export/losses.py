@@ -50,17 +50,20 @@ def content_loss(feats: Mapping[str, torch.Tensor], targets: Mapping[str, torch.
 
 
 def gram_style_loss(feats: Mapping[str, torch.Tensor], target_grams: Mapping[str, torch.Tensor],
-                    layers: Sequence[str], layer_weights: Sequence[float] | None = None) -> torch.Tensor:
+                    layers: Sequence[str], layer_weights: Sequence[float] | None = None,
+                    sample_weights: torch.Tensor | None = None) -> torch.Tensor:
     """Sum over layers of the squared Frobenius distance between Gram matrices.
 
-    target_grams[l] is (1,C,C) or (B,C,C) (CIN: one row per image's style).
+    target_grams[l] is (1,C,C) or (B,C,C) (CIN: one row per image's style). `sample_weights` (B,),
+    optional: each image's factor (the mean still divides by B, so all ones is the plain loss).
     """
     layer_weights = layer_weights or [1.0] * len(layers)
     total = 0.0
     for l, wl in zip(layers, layer_weights):
         g = gram_matrix(feats[l])
         t = target_grams[l]
-        total = total + wl * ((g - t) ** 2).sum(dim=(1, 2)).mean()
+        d = ((g - t) ** 2).sum(dim=(1, 2))
+        total = total + wl * (d if sample_weights is None else d * sample_weights.to(d.dtype)).mean()
     return total
 
 
@@ -93,7 +96,8 @@ def sample_columns(feat: torch.Tensor, n: int, generator: torch.Generator | None
 
 def sliced_wasserstein_loss(feats: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor],
                             layers: Sequence[str], samples: int = 4096, directions: int = 64, *,
-                            generator: torch.Generator | None = None) -> torch.Tensor:
+                            generator: torch.Generator | None = None,
+                            sample_weights: torch.Tensor | None = None) -> torch.Tensor:
     """Sliced Wasserstein distance between feature distributions (Heitz et al. 2021).
 
     A Gram matrix only pins second moments, which a net can meet with a faint, even texture; the
@@ -104,7 +108,8 @@ def sliced_wasserstein_loss(feats: Mapping[str, torch.Tensor], targets: Mapping[
     layer's distance is divided by the target projections' mean square, so every layer counts alike
     (raw, relu4_1's outweighed relu1_1's, the layer of colours and fine marks, ~200x on release 5).
     `directions` per layer and call (the paper takes C; sorting is the cost, and fresh directions
-    every step cover the rest over a run).
+    every step cover the rest over a run). `sample_weights` (B,), optional: each image's factor, as
+    in gram_style_loss.
     """
     total = 0.0
     for l in layers:
@@ -116,5 +121,7 @@ def sliced_wasserstein_loss(feats: Mapping[str, torch.Tensor], targets: Mapping[
         v = v / v.norm(dim=0, keepdim=True)  # unit directions, one per column
         py = torch.matmul(v.t(), ys).sort(dim=2).values
         pt = torch.matmul(v.t(), ts).sort(dim=2).values
-        total = total + F.mse_loss(py, pt) / pt.pow(2).mean().clamp_min(1e-8)
+        d = (py - pt).pow(2).mean(dim=(1, 2))
+        d = d if sample_weights is None else d * sample_weights.to(d.dtype)
+        total = total + d.mean() / pt.pow(2).mean().clamp_min(1e-8)
     return total

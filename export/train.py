@@ -67,6 +67,8 @@ class TrainConfig:
     temporal_style_weights: dict[str, float] = field(default_factory=dict)  # cin: style name -> its share's factor
     motion_weight: float = 0.0                      # a second warp pair without the noise: motion alone; 0: off
     swd_weight: float = 0.0                         # sliced Wasserstein style term beside the Gram one; 0: off
+    gram_style_weights: dict[str, float] = field(default_factory=dict)  # cin: style name -> its Gram term's factor
+    swd_style_weights: dict[str, float] = field(default_factory=dict)   # cin: style name -> its SWD term's factor
     swd_samples: int = 4096                         # feature vectors per image and layer it compares
     swd_layers: list[str] = field(default_factory=list)  # the layers it compares; empty: the style layers
     teacher: str | None = None                      # an AdaIN checkpoint the net learns from (distillation)
@@ -171,6 +173,15 @@ class TrainConfig:
             if not all(0 < v <= 100 for v in self.temporal_style_weights.values()):
                 raise UserError(f"--temporal-style-weights must be over 0 and at most 100, got "
                                 f"{self.temporal_style_weights}")
+        for flag, table, needs in (("--gram-style-weights", self.gram_style_weights, True),
+                                   ("--swd-style-weights", self.swd_style_weights, self.swd_weight > 0)):
+            if not table:
+                continue
+            if self.kind != "cin" or not needs:
+                raise UserError(f"{flag} is for cin nets" + (" and needs --swd-weight" if "swd" in flag else ""))
+            self._require_style_names(flag, table)
+            if not all(0 < v <= 100 for v in table.values()):
+                raise UserError(f"{flag} must be over 0 and at most 100, got {table}")
         if self.train_styles:
             if self.kind != "cin" or self.train_only != "norms":
                 raise UserError("--train-styles is for cin nets with --train-only norms (so the other styles keep "
@@ -325,13 +336,15 @@ class Trainer:
         self.teacher_stats = (torch.cat([m for m, _ in stats]), torch.cat([sd for _, sd in stats]))
 
     # ------------------------------------------------------------------ steps
-    def _temporal_style_weights(self, idx: torch.Tensor | None) -> torch.Tensor | None:
-        """Each crop's factor in the anti-flicker term, from its style: a style that flickers past its
-        bar on real clips can be asked for more steadiness without taking it from the others."""
-        tw = self.cfg.temporal_style_weights
-        if not tw or idx is None:
+    def _style_factors(self, factors: dict[str, float], idx: torch.Tensor | None) -> torch.Tensor | None:
+        """Each crop's factor in one loss term, from its style. Anti-flicker: a style that flickers past
+        its bar on real clips can be asked for more steadiness without taking it from the others. Gram
+        and SWD: styles sit at different points of the texture / flicker trade (great_wave's ratio is
+        relu4_1's Gram, starry_night's needs the low layers' SWD), so a whole-net tune can hold each
+        style's own balance while the shared filters move."""
+        if not factors or idx is None:
             return None
-        table = torch.tensor([tw.get(m["name"], 1.0) for m in self.style_meta], device=idx.device)
+        table = torch.tensor([factors.get(m["name"], 1.0) for m in self.style_meta], device=idx.device)
         return table[idx]
 
     def _losses(self, x: torch.Tensor, idx: torch.Tensor | None = None, style: torch.Tensor | None = None,
@@ -373,9 +386,11 @@ class Trainer:
                 if self.teacher is not None:
                     ld = L.content_loss(fy, {l: v.float() for l, v in ft.items()}, cfg.distill_layers)
                 lc = L.content_loss(fy, fx, cfg.content_layers, cfg.content_layer_weights)
-                ls = L.gram_style_loss(fs, {l: g[idx] for l, g in self.grams.items()}, cfg.style_layers)
+                ls = L.gram_style_loss(fs, {l: g[idx] for l, g in self.grams.items()}, cfg.style_layers,
+                                       sample_weights=self._style_factors(cfg.gram_style_weights, idx))
                 lswd = (L.sliced_wasserstein_loss(fs, {l: t[idx] for l, t in self.swd_targets.items()},
-                                                  cfg.swd_layers, cfg.swd_samples, generator=self.swd_gen)
+                                                  cfg.swd_layers, cfg.swd_samples, generator=self.swd_gen,
+                                                  sample_weights=self._style_factors(cfg.swd_style_weights, idx))
                         if cfg.swd_weight > 0 else None)
             if cfg.temporal_weight > 0:
                 if cfg.temporal_moving_sprites:  # patches in both frames: one more net run, for frame a
@@ -392,7 +407,7 @@ class Trainer:
                     x2, appear = TL.paste_sprites(x2, cfg.temporal_sprites)
                     keep = appear if keep is None else keep * appear
                 lt = TL.temporal_loss(ya.float(), self.net(x2, w).float(), grid, keep,
-                                      self._temporal_style_weights(idx))
+                                      self._style_factors(cfg.temporal_style_weights, idx))
             if cfg.motion_weight > 0:
                 x3, grid3 = TL.warped_pair(x)
                 lm = TL.temporal_loss(y.float(), self.net(x3, w).float(), grid3)

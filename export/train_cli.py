@@ -131,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--temporal-style-weights", type=_name_weights, default=None, metavar="NAME=W,...",
                            help="cin: the anti-flicker term's factor for some styles (a painting's file name without "
                                 "its extension), e.g. udnie=3 for a style that flickers past its bar; others 1")
+            q.add_argument("--gram-style-weights", type=_name_weights, default=None, metavar="NAME=W,...",
+                           help="cin: the Gram style term's factor for some styles, e.g. great_wave=5; others 1")
+            q.add_argument("--swd-style-weights", type=_name_weights, default=None, metavar="NAME=W,...",
+                           help="cin: the sliced Wasserstein term's factor for some styles, e.g. great_wave=0.2 "
+                                "for a style whose low-layer marks boil on moving pixels; others 1")
             q.add_argument("--motion-weight", type=float, default=0.0,
                            help="weight of a second warp-consistency pair without --temporal-noise: the flicker of things "
                                 "moving a pixel or two, which the noisy pair's noise term outweighs (0 = off)")
@@ -195,6 +200,8 @@ def main(argv: Sequence[str]) -> int:
             temporal_moving_sprites=getattr(args, "temporal_moving_sprites", 0),
             temporal_sprite_motion=getattr(args, "temporal_sprite_motion", 3.0),
             temporal_style_weights=getattr(args, "temporal_style_weights", None) or {},
+            gram_style_weights=getattr(args, "gram_style_weights", None) or {},
+            swd_style_weights=getattr(args, "swd_style_weights", None) or {},
             motion_weight=getattr(args, "motion_weight", 0.0),
             swd_weight=getattr(args, "swd_weight", 0.0), swd_samples=getattr(args, "swd_samples", 4096),
             swd_layers=getattr(args, "swd_layers", None) or [], teacher=getattr(args, "teacher", None),

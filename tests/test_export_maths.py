@@ -85,6 +85,30 @@ def test_sliced_wasserstein_layers_count_alike_and_gradients_flow():
     assert L.sample_columns(y, 10).shape == (2, 8, 10) and L.sample_columns(t, 900).shape == (2, 8, 500)
 
 
+def test_style_terms_weigh_each_image_by_its_factor():
+    """Per-image factors (a CIN batch mixes styles): all ones is the plain loss, and the loss is
+    linear in each image's factor, for the Gram term and the sliced Wasserstein one alike."""
+    g = torch.Generator().manual_seed(2)
+    y = {"a": torch.rand(2, 6, 12, 12, generator=g)}
+    grams = {"a": torch.rand(2, 6, 6, generator=g)}
+    swd_t = {"a": torch.rand(2, 6, 200, generator=g)}
+
+    def both(w):
+        gram = L.gram_style_loss(y, grams, ["a"], sample_weights=w)
+        swd = L.sliced_wasserstein_loss(y, swd_t, ["a"], samples=100, generator=torch.Generator().manual_seed(7),
+                                        sample_weights=w)
+        return gram.item(), swd.item()
+
+    plain = (L.gram_style_loss(y, grams, ["a"]).item(),
+             L.sliced_wasserstein_loss(y, swd_t, ["a"], samples=100, generator=torch.Generator().manual_seed(7)).item())
+    assert both(torch.ones(2)) == pytest.approx(plain, rel=1e-6)
+    first, second = both(torch.tensor([1.0, 0.0])), both(torch.tensor([0.0, 1.0]))
+    for k in range(2):
+        assert 0 < first[k] < plain[k] and 0 < second[k] < plain[k]
+        assert first[k] + second[k] == pytest.approx(plain[k], rel=1e-5)
+        assert both(torch.tensor([3.0, 1.0]))[k] == pytest.approx(3 * first[k] + second[k], rel=1e-5)
+
+
 def test_cin_one_hot_equals_plain_instance_norm_with_that_row():
     torch.manual_seed(0)
     norm = CondInstanceNorm(4, n_styles=3)

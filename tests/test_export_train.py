@@ -100,6 +100,39 @@ def test_sliced_wasserstein_term_trains_and_is_checked(data, tmp_path):
         _cfg(data, tmp_path / "bad", "cin", swd_weight=-1.0).resolved()
 
 
+def test_per_style_gram_and_swd_factors(data, tmp_path):
+    """A style's factor scales its crops' share of the Gram / SWD term, and only theirs; names are
+    checked, and the SWD factors need the SWD term."""
+    tr = Trainer(_cfg(data, tmp_path / "f", "cin", steps=1, swd_weight=1e3, swd_samples=64), device="cpu")
+    torch.manual_seed(0)
+    x, _, _ = tr._sample_inputs()
+    checks = torch.ones(x.shape[0], dtype=torch.long)  # every crop as style 1 ("checks")
+
+    def parts(gram: dict, swd: dict) -> dict:
+        tr.cfg.gram_style_weights, tr.cfg.swd_style_weights = gram, swd
+        tr.swd_gen = torch.Generator().manual_seed(9)  # the same sampled columns and directions each call
+        with torch.no_grad():
+            return tr._losses(x, checks)[1]
+
+    plain = parts({}, {})
+    mine = parts({"checks": 4.0}, {"checks": 0.5})
+    assert mine["style"] == pytest.approx(4 * plain["style"], rel=1e-4)
+    assert mine["swd"] == pytest.approx(0.5 * plain["swd"], rel=1e-4)
+    other = parts({"stripes": 4.0}, {"stripes": 0.5})  # another style's factor leaves these crops alone
+    assert other["style"] == pytest.approx(plain["style"], rel=1e-5)
+    assert other["swd"] == pytest.approx(plain["swd"], rel=1e-5)
+    with pytest.raises(UserError, match="--gram-style-weights names chekcs"):
+        _cfg(data, tmp_path / "bad", "cin", gram_style_weights={"chekcs": 2.0}).resolved()
+    with pytest.raises(UserError, match="--swd-style-weights is for cin nets and needs --swd-weight"):
+        _cfg(data, tmp_path / "bad", "cin", swd_style_weights={"checks": 2.0}).resolved()
+    with pytest.raises(UserError, match="over 0 and at most 100"):
+        _cfg(data, tmp_path / "bad", "cin", gram_style_weights={"checks": 0.0}).resolved()
+    from stylecam.export.train_cli import build_parser
+    args = build_parser().parse_args(["cin", "--styles", "a.jpg", "--content-dir", "d", "--swd-weight", "1e6",
+                                      "--gram-style-weights", "great_wave=5", "--swd-style-weights", "great_wave=0.2"])
+    assert args.gram_style_weights == {"great_wave": 5.0} and args.swd_style_weights == {"great_wave": 0.2}
+
+
 def test_sliced_wasserstein_term_on_chosen_layers_only(data, tmp_path):
     layers = _cfg(data, tmp_path / "probe", "cin").resolved().style_layers
     tr = Trainer(_cfg(data, tmp_path / "swd1", "cin", steps=2, swd_weight=1e3, swd_samples=64,
