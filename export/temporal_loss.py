@@ -196,10 +196,13 @@ def paste_sprites(x2: torch.Tensor, count: int, generator: torch.Generator | Non
     return out, 1 - mask
 
 
+DEFORM_LATTICE = 6  # control points per side of moving_sprite_pair's bending field
+
+
 def moving_sprite_pair(x: torch.Tensor, count: int, max_move: float, generator: torch.Generator | None = None,
                        noise: float = 0.0, size: tuple[float, float] = (0.06, 0.25),
                        margin: int = SPRITE_MARGIN, noise_blur: float = 0.0, noise_grey: float = 0.0,
-                       **kw) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+                       deform: float = 0.0, **kw) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(frame a, frame b, grid, keep): a pair in which `count` patches of the batch's next picture move on
     their own, up to `max_move` px, over a background that moves by the usual small warp.
 
@@ -208,6 +211,9 @@ def moving_sprite_pair(x: torch.Tensor, count: int, max_move: float, generator: 
     pixel of b to where it was in a (the background's warp, or the patch's own move); `keep` is 0 where
     that is wrong -- background a patch uncovered, a patch's part hidden by a later one in a -- and on
     a `margin` px band round every edge between regions, where the net's bilinear comparison mixes them.
+    `deform` (px, about): each patch's move also bends by a smooth random field, different from point to
+    point, as a walking figure's limbs and folds do; a rigid move alone let great_wave keep its
+    texture still on rigid patches yet redraw it on real walkers (docs/training.md, "Candidate r11w").
     `kw` go to random_affine (the background's move)."""
     n, _, h, w = x.shape
     dev, dt = x.device, x.dtype
@@ -225,11 +231,16 @@ def moving_sprite_pair(x: torch.Tensor, count: int, max_move: float, generator: 
         r = _uniform(x, 0, 1, generator).sqrt() * max_move  # uniform over the disc of radius max_move
         phi = _uniform(x, 0, 2 * math.pi, generator)
         dy, dx = r * torch.sin(phi), r * torch.cos(phi)
+        if deform > 0:  # control points on a coarse lattice, bicubic in between: smooth, not rigid
+            field = (torch.rand(n, 2, DEFORM_LATTICE, DEFORM_LATTICE, generator=generator) * 2 - 1) * deform
+            field = F.interpolate(field.to(dev, dt), size=(h, w), mode="bicubic", align_corners=True)
+            dy, dx = dy + field[:, 0], dx + field[:, 1]
+        dy, dx = dy.expand(n, h, w), dx.expand(n, h, w)
         ma = _ellipse(yy, xx, cy, cx, ry, rx)
-        mb = _ellipse(yy, xx, cy + dy, cx + dx, ry, rx)
+        mb = _ellipse(yy - dy, xx - dx, cy, cx, ry, rx)  # where b's pixel came from lies in the patch
         patch = _patch_content(src, generator)
-        # b's pixel p shows the patch's pixel p - d of frame a: a pure translation, in grid units
-        tgrid = still - torch.stack([dx.view(n) * 2.0 / w, dy.view(n) * 2.0 / h], -1).view(n, 1, 1, 2)
+        # b's pixel p shows the patch's pixel p - d(p) of frame a, in grid units
+        tgrid = still - torch.stack([dx * 2.0 / w, dy * 2.0 / h], -1)
         xa = torch.where(ma, patch, xa)
         xb = torch.where(mb, apply_warp(patch, tgrid), xb)
         grid = torch.where(mb.permute(0, 2, 3, 1), tgrid, grid)

@@ -64,6 +64,7 @@ class TrainConfig:
     temporal_sprites: int = 0                       # patches pasted into its second frame, skipped by it
     temporal_moving_sprites: int = 0                # patches in both of its frames, moving on their own
     temporal_sprite_motion: float = 3.0             # how far (px) those move at most
+    temporal_sprite_deform: float = 0.0             # how far (px, about) they also bend, point by point; 0: rigid
     temporal_style_weights: dict[str, float] = field(default_factory=dict)  # cin: style name -> its share's factor
     motion_weight: float = 0.0                      # a second warp pair without the noise: motion alone; 0: off
     swd_weight: float = 0.0                         # sliced Wasserstein style term beside the Gram one; 0: off
@@ -164,6 +165,9 @@ class TrainConfig:
                             ("--temporal-moving-sprites", self.temporal_moving_sprites)):
             if not 0 <= count <= 8 or (count and not self.temporal_weight):
                 raise UserError(f"{flag} must be between 0 and 8, and needs --temporal-weight, got {count}")
+        if not 0 <= self.temporal_sprite_deform <= 8 or (self.temporal_sprite_deform and not self.temporal_moving_sprites):
+            raise UserError(f"--temporal-sprite-deform must be between 0 and 8 px, and needs --temporal-moving-sprites, "
+                            f"got {self.temporal_sprite_deform}")
         if not 0 < self.temporal_sprite_motion <= 16:
             raise UserError(f"--temporal-sprite-motion must be over 0 and at most 16 px, got {self.temporal_sprite_motion}")
         if self.temporal_style_weights:
@@ -396,6 +400,7 @@ class Trainer:
                 if cfg.temporal_moving_sprites:  # patches in both frames: one more net run, for frame a
                     xa, x2, grid, keep = TL.moving_sprite_pair(x, cfg.temporal_moving_sprites,
                                                                cfg.temporal_sprite_motion, noise=cfg.temporal_noise,
+                                                               deform=cfg.temporal_sprite_deform,
                                                                noise_blur=cfg.temporal_noise_blur,
                                                                noise_grey=cfg.temporal_noise_grey)
                     ya = self.net(xa, w)

@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 "one more net run a step (0 = off)")
             q.add_argument("--temporal-sprite-motion", type=float, default=3.0,
                            help="how far the moving patches move at most, in px (default 3)")
+            q.add_argument("--temporal-sprite-deform", type=float, default=0.0,
+                           help="how far the moving patches also bend, in px (about): a smooth field that differs "
+                                "from point to point, as a walker's limbs move (default 0: rigid)")
             q.add_argument("--temporal-style-weights", type=_name_weights, default=None, metavar="NAME=W,...",
                            help="cin: the anti-flicker term's factor for some styles (a painting's file name without "
                                 "its extension), e.g. udnie=3 for a style that flickers past its bar; others 1")
@@ -199,6 +202,7 @@ def main(argv: Sequence[str]) -> int:
             temporal_sprites=getattr(args, "temporal_sprites", 0),
             temporal_moving_sprites=getattr(args, "temporal_moving_sprites", 0),
             temporal_sprite_motion=getattr(args, "temporal_sprite_motion", 3.0),
+            temporal_sprite_deform=getattr(args, "temporal_sprite_deform", 0.0),
             temporal_style_weights=getattr(args, "temporal_style_weights", None) or {},
             gram_style_weights=getattr(args, "gram_style_weights", None) or {},
             swd_style_weights=getattr(args, "swd_style_weights", None) or {},

@@ -170,11 +170,22 @@ def test_moving_sprites_ask_texture_on_a_moving_figure_to_move_with_it():
     wide = lambda t: torch.nn.functional.avg_pool2d(t, 15, 1, 7, count_include_pad=False)  # noqa: E731
     still = dict(max_shift=0.0, max_rotation=0.0, max_scale=0.0)  # a still background isolates the patches
 
-    def loss(net, move: float) -> float:
-        a, b, g, k = TL.moving_sprite_pair(x, 3, move, generator=torch.Generator().manual_seed(7), **still)
+    def loss(net, move: float, deform: float = 0.0) -> float:
+        a, b, g, k = TL.moving_sprite_pair(x, 3, move, generator=torch.Generator().manual_seed(7), deform=deform,
+                                           **still)
         return float(TL.temporal_loss(net(a), net(b), g, k))
     assert loss(glued, 0.0) < 1e-10 and loss(glued, 4.0) > 1e-4
     assert loss(pointwise, 4.0) < 1e-10 and loss(wide, 4.0) > 1e-6
+    # bent patches (--temporal-sprite-deform): the grid still says where each pixel came from, so the
+    # pointwise net still pays nothing, while the move is no longer one translation per patch
+    assert loss(pointwise, 4.0, deform=3.0) < 1e-10 and loss(glued, 0.0, deform=3.0) > 1e-4
+    ident = TL.warp_grid(torch.eye(2, 3).expand(4, 2, 3), x.shape)
+
+    def spread(deform: float) -> float:  # one patch per picture: how its pixels' moves differ (px, x)
+        _, _, g, _ = TL.moving_sprite_pair(x, 1, 4.0, generator=torch.Generator().manual_seed(8), deform=deform, **still)
+        d = (g - ident)[..., 0] * 96 / 2
+        return max(float(d[i][d[i].abs() > 1e-4].std()) for i in range(4))
+    assert spread(0.0) < 1e-3 < 0.3 < spread(3.0)  # rigid: one move per patch; bent: a field
 
 
 def _photo(rng: np.random.Generator, size: int = 48) -> np.ndarray:
@@ -240,6 +251,11 @@ def test_short_training_run_logs_the_temporal_term(tmp_path, kind):
     with torch.no_grad():
         _, parts, _ = trainer._losses(x, idx)
     assert 0 < parts["temporal"] < float("inf")
+    trainer.cfg.temporal_sprite_deform = 2.0  # bent as they move
+    with torch.no_grad():
+        _, parts, _ = trainer._losses(x, idx)
+    assert 0 < parts["temporal"] < float("inf")
+    trainer.cfg.temporal_sprite_deform = 0.0
     if kind == "cin":  # a style's own factor: its crops' share of the term scales by it, the others' stays
         idx_b = torch.ones_like(idx)
         for tw in ({}, {"b": 5.0}, {"a": 5.0}):
@@ -335,6 +351,10 @@ def test_temporal_style_weights_validation(tmp_path):
     with pytest.raises(UserError, match="over 0 and at most 100"):
         TrainConfig(kind="cin", styles=styles, temporal_weight=1.0, temporal_style_weights={"udnie": 0.0},
                     **base).resolved()
+    with pytest.raises(UserError, match="needs --temporal-moving-sprites"):  # bending needs moving patches
+        TrainConfig(kind="cin", styles=styles, temporal_weight=1.0, temporal_sprite_deform=2.0, **base).resolved()
+    assert TrainConfig(kind="cin", styles=styles, temporal_weight=1.0, temporal_moving_sprites=2,
+                       temporal_sprite_deform=2.0, **base).resolved().temporal_sprite_deform == 2.0
 
 
 def test_cli_passes_the_flag():
@@ -343,7 +363,9 @@ def test_cli_passes_the_flag():
     args = build_parser().parse_args(["cin", "--styles", "a.jpg", "--content-dir", "d", "--temporal-weight", "50",
                                       "--temporal-noise", "0.015", "--motion-weight", "80", "--temporal-sprites", "3",
                                       "--temporal-moving-sprites", "2", "--temporal-sprite-motion", "2.5",
-                                      "--temporal-noise-blur", "1.5", "--temporal-noise-grey", "0.6"])
+                                      "--temporal-noise-blur", "1.5", "--temporal-noise-grey", "0.6",
+                                      "--temporal-sprite-deform", "2"])
+    assert args.temporal_sprite_deform == 2.0
     assert args.temporal_weight == 50.0 and args.temporal_noise == 0.015 and args.motion_weight == 80.0
     assert args.temporal_sprites == 3 and args.temporal_moving_sprites == 2 and args.temporal_sprite_motion == 2.5
     assert args.temporal_noise_blur == 1.5 and args.temporal_noise_grey == 0.6
