@@ -212,8 +212,9 @@ def moving_sprite_pair(x: torch.Tensor, count: int, max_move: float, generator: 
     that is wrong -- background a patch uncovered, a patch's part hidden by a later one in a -- and on
     a `margin` px band round every edge between regions, where the net's bilinear comparison mixes them.
     `deform` (px, about): each patch's move also bends by a smooth random field, different from point to
-    point, as a walking figure's limbs and folds do; a rigid move alone let great_wave keep its
-    texture still on rigid patches yet redraw it on real walkers (docs/training.md, "Candidate r11w").
+    point, as a walking figure's limbs and folds do (tried for great_wave, which redraws its texture
+    on real walkers; it moved that style along the same trade as other levers: docs/training.md,
+    "Candidate r11w").
     `kw` go to random_affine (the background's move)."""
     n, _, h, w = x.shape
     dev, dt = x.device, x.dtype
