@@ -170,19 +170,15 @@ class TrainConfig:
                             f"got {self.temporal_sprite_deform}")
         if not 0 < self.temporal_sprite_motion <= 16:
             raise UserError(f"--temporal-sprite-motion must be over 0 and at most 16 px, got {self.temporal_sprite_motion}")
-        if self.temporal_style_weights:
-            if self.kind != "cin" or not self.temporal_weight:
-                raise UserError("--temporal-style-weights is for cin nets and needs --temporal-weight")
-            self._require_style_names("--temporal-style-weights", self.temporal_style_weights)
-            if not all(0 < v <= 100 for v in self.temporal_style_weights.values()):
-                raise UserError(f"--temporal-style-weights must be over 0 and at most 100, got "
-                                f"{self.temporal_style_weights}")
-        for flag, table, needs in (("--gram-style-weights", self.gram_style_weights, True),
-                                   ("--swd-style-weights", self.swd_style_weights, self.swd_weight > 0)):
+        # a factor per style on one loss term: cin only, for a term that is on, naming real styles
+        for flag, table, term_on, term_flag in (
+                ("--temporal-style-weights", self.temporal_style_weights, self.temporal_weight, "--temporal-weight"),
+                ("--gram-style-weights", self.gram_style_weights, True, None),
+                ("--swd-style-weights", self.swd_style_weights, self.swd_weight > 0, "--swd-weight")):
             if not table:
                 continue
-            if self.kind != "cin" or not needs:
-                raise UserError(f"{flag} is for cin nets" + (" and needs --swd-weight" if "swd" in flag else ""))
+            if self.kind != "cin" or not term_on:
+                raise UserError(f"{flag} is for cin nets" + (f" and needs {term_flag}" if term_flag else ""))
             self._require_style_names(flag, table)
             if not all(0 < v <= 100 for v in table.values()):
                 raise UserError(f"{flag} must be over 0 and at most 100, got {table}")
