@@ -235,8 +235,7 @@ def moving_sprite_pair(x: torch.Tensor, count: int, max_move: float, generator: 
         if deform > 0:  # control points on a coarse lattice, bicubic in between: smooth, not rigid
             field = (torch.rand(n, 2, DEFORM_LATTICE, DEFORM_LATTICE, generator=generator) * 2 - 1) * deform
             field = F.interpolate(field.to(dev, dt), size=(h, w), mode="bicubic", align_corners=True)
-            dy, dx = dy + field[:, 0], dx + field[:, 1]
-        dy, dx = dy.expand(n, h, w), dx.expand(n, h, w)
+            dy, dx = dy + field[:, 0], dx + field[:, 1]  # (N, H, W); rigid: (N, 1, 1), broadcast below
         ma = _ellipse(yy, xx, cy, cx, ry, rx)
         mb = _ellipse(yy - dy, xx - dx, cy, cx, ry, rx)  # where b's pixel came from lies in the patch
         patch = _patch_content(src, generator)
